@@ -1,0 +1,32 @@
+# The two commands of the README: `make demo` and `make test`. Both set up everything they need.
+PYTHON ?= python3
+VENV   ?= .venv
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: demo test bench promtool clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+## Run the daemon on the bundled demo (SQLite in ./brandpulse-data, demo sources, console alerts).
+demo: $(STAMP)
+	$(VENV)/bin/brandpulse demo $(ARGS)
+
+## Run the whole test suite (installs promtool from Debian's prometheus package when missing).
+test: $(STAMP) promtool
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## Run every benchmark in bench/ (each prints its figure and an in-run baseline).
+bench: $(STAMP)
+	$(VENV)/bin/python bench/ingest.py
+
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+clean:
+	rm -rf $(VENV) brandpulse-data .pytest_cache

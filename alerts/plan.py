@@ -1,0 +1,264 @@
+"""The crisis response plan: levels, their conditions, who to tell, and how fast they must react.
+
+The plan is a YAML file a brand manager reads and edits (``config/crisis_plan.example.yaml``
+documents every key). It is validated strictly, and every problem is reported at once:
+
+    plan = load_plan("config/crisis_plan.yaml", notifier_ids={"console", "ops-webhook"})
+    plan.levels[0].id            # least severe level, e.g. "watch"
+    plan.next_level("warning")   # the level an unacknowledged warning escalates to, or None
+
+A bad plan raises ConfigError (one problem) or ConfigErrors (several), each message shaped
+``file: levels[1].notify[0]: unknown contact 'wang-wu' (known: li-si, zhang-san)``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from monitor import defaults
+from monitor.errors import ConfigError, ConfigErrors
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_ID = r"^[a-z0-9][a-z0-9_.-]*$"
+
+
+def parse_duration(value: Any) -> int:
+    """Seconds from an int/float of seconds or a string "90s", "15m", "2h", "1d"."""
+    if isinstance(value, bool):
+        raise ValueError(f"bad duration {value!r} (use seconds or 90s/15m/2h/1d)")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = float(m.group(1)) * _UNITS[m.group(2)]
+    elif isinstance(value, str) and value.strip().isdigit():
+        seconds = float(value)
+    else:
+        raise ValueError(f"bad duration {value!r} (use seconds or 90s/15m/2h/1d)")
+    if seconds <= 0 or seconds != int(seconds):
+        raise ValueError(f"bad duration {value!r} (must be a whole number of seconds above 0)")
+    return int(seconds)
+
+
+def format_duration(seconds: int) -> str:
+    """The shortest exact spelling: 900 -> "15m", 5400 -> "90m", 86400 -> "1d"."""
+    for unit in ("d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contact(_Strict):
+    """A person (or team inbox) the plan notifies, on one or more configured notifiers."""
+
+    id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1)
+    department: str = ""
+    role: str = ""
+    channels: tuple[str, ...] = Field(min_length=1)  # notifier ids from the main config
+    lang: str = Field(default="zh", pattern=r"^(zh|en)$")  # language of their messages
+
+
+class Conditions(_Strict):
+    """When a level holds. Every condition that is set must hold (they are ANDed)."""
+
+    negative_spike: float | None = Field(default=None, gt=0)  # negatives in the window / baseline
+    min_negative: int = Field(ge=1)  # absolute floor of negatives in the window
+    negative_share: float | None = Field(default=None, gt=0, le=1)  # negatives / all mentions
+    window: Duration | None = None  # how far back from now the level looks; default one bucket
+
+    @model_validator(mode="after")
+    def _needs_a_relative_condition(self) -> Conditions:
+        if self.negative_spike is None and self.negative_share is None:
+            raise ValueError("set negative_spike and/or negative_share (min_negative alone would page on "
+                             "any busy day)")
+        return self
+
+
+class Level(_Strict):
+    id: str = Field(pattern=_ID)
+    name: str = Field(min_length=1)
+    when: Conditions
+    notify: tuple[str, ...] = ()  # contact ids
+    ack_within: Duration = int(defaults.ACK_WITHIN_SECONDS)
+
+
+class CrisisPlan(_Strict):
+    """A validated crisis response plan. Build it with :func:`load_plan`."""
+
+    bucket: Duration = defaults.BUCKET_SECONDS
+    baseline_days: int = Field(default=defaults.BASELINE_DAYS, ge=1, le=90)
+    resolve_after: Duration = int(defaults.RESOLVE_AFTER_SECONDS)
+    repeat_every: Duration = int(defaults.REPEAT_EVERY_SECONDS)
+    contacts: tuple[Contact, ...] = ()
+    levels: tuple[Level, ...] = Field(min_length=1)  # least -> most severe
+
+    def level(self, level_id: str) -> Level:
+        for lvl in self.levels:
+            if lvl.id == level_id:
+                return lvl
+        raise KeyError(level_id)
+
+    def level_index(self, level_id: str) -> int:
+        """Position of a level (0 = least severe); levels no longer in the plan rank lowest."""
+        for i, lvl in enumerate(self.levels):
+            if lvl.id == level_id:
+                return i
+        return -1
+
+    def next_level(self, level_id: str) -> Level | None:
+        i = self.level_index(level_id)
+        return self.levels[i + 1] if 0 <= i < len(self.levels) - 1 else None
+
+    def contact(self, contact_id: str) -> Contact:
+        for c in self.contacts:
+            if c.id == contact_id:
+                return c
+        raise KeyError(contact_id)
+
+    def window_seconds(self, level: Level) -> int:
+        """The level's detection window, rounded up to whole buckets."""
+        window = level.when.window or self.bucket
+        return -(-window // self.bucket) * self.bucket
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _pydantic_problems(exc: ValidationError, file: str | None) -> list[ConfigError]:
+    problems = []
+    errors = exc.errors(include_url=False)
+    locs = [tuple(e["loc"]) for e in errors]
+    for err in errors:
+        # Drop pydantic's internal location parts (function-after[...], union members).
+        loc = tuple(p for p in err["loc"] if isinstance(p, int) or "[" not in str(p))
+        kind = err["type"]
+        if kind == "too_short" and any(len(o) > len(err["loc"]) and o[:len(err["loc"])] == tuple(err["loc"])
+                                       for o in locs):
+            continue  # pydantic counts only the valid items; the invalid ones are reported below
+        if kind == "too_short" and not err["input"]:
+            msg = "must not be empty"
+        elif kind == "missing":
+            msg = "required key missing"
+        elif kind == "extra_forbidden":
+            msg = f"unknown key {loc[-1]!r}" if loc else "unknown key"
+        elif kind == "value_error":
+            msg = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
+        elif kind == "string_pattern_mismatch":
+            msg = f"{err['input']!r} is not a valid id (lower-case letters, digits, '-', '_', '.')" \
+                if loc and loc[-1] == "id" else f"{err['input']!r} is not allowed here ({err['msg']})"
+        else:
+            msg = f"{err['msg']} (got {err['input']!r})" if not isinstance(err["input"], dict | list) \
+                else err["msg"]
+        problems.append(ConfigError(msg, file=file, key_path=_path(loc) or None))
+    return problems
+
+
+def _cross_problems(data: Mapping[str, Any], notifier_ids: Collection[str],
+                    file: str | None) -> list[ConfigError]:
+    """References between parts of the plan; tolerant of parts pydantic already rejected."""
+    problems: list[ConfigError] = []
+    contacts = data.get("contacts") if isinstance(data.get("contacts"), list) else []
+    levels = data.get("levels") if isinstance(data.get("levels"), list) else []
+    known_channels = ", ".join(sorted(notifier_ids)) or "none configured"
+
+    contact_ids: list[str] = []
+    for i, c in enumerate(contacts):
+        if not isinstance(c, Mapping):
+            continue
+        cid = c.get("id")
+        if isinstance(cid, str):
+            if cid in contact_ids:
+                problems.append(ConfigError(f"duplicate contact id {cid!r}", file=file, key_path=f"contacts[{i}].id"))
+            contact_ids.append(cid)
+        channels = c.get("channels")
+        for j, ch in enumerate(channels if isinstance(channels, list) else []):
+            if isinstance(ch, str) and ch not in notifier_ids:
+                problems.append(ConfigError(f"unknown notifier {ch!r} (known: {known_channels})",
+                                            file=file, key_path=f"contacts[{i}].channels[{j}]"))
+
+    known_contacts = ", ".join(sorted(set(contact_ids))) or "no contacts defined"
+    level_ids: list[str] = []
+    for i, lvl in enumerate(levels):
+        if not isinstance(lvl, Mapping):
+            continue
+        lid = lvl.get("id")
+        if isinstance(lid, str):
+            if lid in level_ids:
+                problems.append(ConfigError(f"duplicate level id {lid!r}", file=file, key_path=f"levels[{i}].id"))
+            level_ids.append(lid)
+        notify = lvl.get("notify")
+        for j, who in enumerate(notify if isinstance(notify, list) else []):
+            if isinstance(who, str) and who not in contact_ids:
+                problems.append(ConfigError(f"unknown contact {who!r} (known: {known_contacts})",
+                                            file=file, key_path=f"levels[{i}].notify[{j}]"))
+    return problems
+
+
+def _sort_key(err: ConfigError) -> list[Any]:
+    # Report problems in file order: by key path, numbers compared as numbers.
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[\[\].]+", err.key_path or "") if p]
+
+
+def load_plan(data: Mapping[str, Any] | str | Path, *, file: str | None = None,
+              notifier_ids: Collection[str]) -> CrisisPlan:
+    """Parse and validate a crisis plan.
+
+    Args:
+        data: the parsed YAML mapping (e.g. inline in the main config), or a path to a YAML file.
+        file: the name to show in error messages (defaults to the path when one is given).
+        notifier_ids: ids of the notifiers configured in the main config; every contact
+            channel must be one of them.
+
+    Raises:
+        ConfigError / ConfigErrors naming every problem at once.
+    """
+    if isinstance(data, str | Path):
+        path = Path(data)
+        file = file or str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read crisis plan: {exc.strerror or exc}", file=file) from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark is not None else None
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"not valid YAML: {problem}", file=file, key_path=where) from None
+        data = loaded if loaded is not None else {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"a crisis plan is a mapping of keys, got {type(data).__name__}", file=file)
+
+    problems: list[ConfigError] = []
+    plan: CrisisPlan | None = None
+    try:
+        plan = CrisisPlan.model_validate(dict(data))
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(exc, file))
+    problems.extend(_cross_problems(data, set(notifier_ids), file))
+    if problems:
+        ConfigErrors.collect(sorted(problems, key=_sort_key))
+    assert plan is not None
+    return plan

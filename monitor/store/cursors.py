@@ -48,7 +48,9 @@ def load_cursor(conn: sa.Connection, source_id: str) -> dict[str, Any] | None:
     return dict(row.cursor) or None
 
 
-def save_cursor(conn: sa.Connection, source_id: str, kind: str, cursor: dict[str, Any], now: datetime) -> None:
+def save_cursor(
+    conn: sa.Connection, source_id: str, kind: str, cursor: dict[str, Any], now: datetime
+) -> None:
     """Insert or replace the cursor of ``source_id`` (must be a JSON-serialisable dict)."""
     _check(source_id, kind, now)
     if not isinstance(cursor, dict):
@@ -62,7 +64,11 @@ def save_cursor(conn: sa.Connection, source_id: str, kind: str, cursor: dict[str
     stmt = ins.values(source_id=source_id, kind=kind, cursor=cursor, updated_at=now, consecutive_failures=0)
     stmt = stmt.on_conflict_do_update(
         index_elements=[source_state.c.source_id],
-        set_={"kind": ins.excluded.kind, "cursor": ins.excluded.cursor, "updated_at": ins.excluded.updated_at},
+        set_={
+            "kind": ins.excluded.kind,
+            "cursor": ins.excluded.cursor,
+            "updated_at": ins.excluded.updated_at,
+        },
     )
     conn.execute(stmt)
 
@@ -75,7 +81,11 @@ def record_success(conn: sa.Connection, source_id: str, kind: str, now: datetime
         source_id=source_id, kind=kind, cursor={}, updated_at=now, last_success_at=now, consecutive_failures=0
     ).on_conflict_do_update(
         index_elements=[source_state.c.source_id],
-        set_={"kind": ins.excluded.kind, "last_success_at": ins.excluded.last_success_at, "consecutive_failures": 0},
+        set_={
+            "kind": ins.excluded.kind,
+            "last_success_at": ins.excluded.last_success_at,
+            "consecutive_failures": 0,
+        },
     )
     conn.execute(stmt)
 

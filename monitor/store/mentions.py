@@ -84,7 +84,9 @@ def _row(m: Mention) -> dict[str, Any]:
     _require_aware(m.fetched_at, f"{where}: fetched_at")
     if len(m.source_id) > 200:
         raise ValueError(f"source id {m.source_id[:80]!r}... is longer than 200 characters")
-    label = m.sentiment.label.value if isinstance(m.sentiment.label, SentimentLabel) else str(m.sentiment.label)
+    label = (
+        m.sentiment.label.value if isinstance(m.sentiment.label, SentimentLabel) else str(m.sentiment.label)
+    )
     if label not in _LABELS:
         raise ValueError(f"{where}: sentiment label {label!r} is not one of {sorted(_LABELS)}")
     return {
@@ -135,16 +137,19 @@ def insert_mentions(conn: sa.Connection, batch: Sequence[Mention]) -> list[Menti
         by_key.setdefault((row["source_id"], row["external_id"]), (m, row))
     if not by_key:
         return []
-    entries = list(by_key.values())
+    # Insert in key order: two transactions writing overlapping keys then take PostgreSQL's
+    # unique-index locks in the same order and wait for each other instead of deadlocking.
+    entries = [by_key[k] for k in sorted(by_key)]
     ins = dialect_insert(conn, mentions)
     stmt = ins.on_conflict_do_nothing(index_elements=["source_id", "external_id"]).returning(
         mentions.c.id, mentions.c.source_id, mentions.c.external_id
     )
     new_ids: dict[tuple[str, str], int] = {}
     for chunk in _chunks(entries, INSERT_CHUNK):
-        # One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING per chunk: RETURNING
-        # reports exactly the rows that were new (SQLite >= 3.35 and PostgreSQL).
-        result = conn.execute(stmt.values([row for _, row in chunk]))
+        # executemany + RETURNING: SQLAlchemy's "insertmanyvalues" sends multi-row
+        # INSERT ... ON CONFLICT DO NOTHING RETURNING statements from one cached compilation;
+        # RETURNING reports exactly the rows that were new (SQLite >= 3.35 and PostgreSQL).
+        result = conn.execute(stmt, [row for _, row in chunk])
         for mention_id, source_id, external_id in result:
             new_ids[(source_id, external_id)] = mention_id
     if not new_ids:
@@ -191,7 +196,9 @@ def bucket_counts(
     ts = mention_brands.c.published_ts
     # (ts - origin) is never negative, so integer division is floor division on both
     # databases; `//` renders as `/` on integers for SQLite and PostgreSQL.
-    bucket = (sa.literal(origin, sa.BigInteger) + ((ts - origin) // bucket_seconds) * bucket_seconds).label("bucket")
+    bucket = (sa.literal(origin, sa.BigInteger) + ((ts - origin) // bucket_seconds) * bucket_seconds).label(
+        "bucket"
+    )
     stmt = (
         sa.select(bucket, mention_brands.c.sentiment_label, sa.func.count().label("n"))
         .where(mention_brands.c.brand == brand, ts >= start, ts < end)

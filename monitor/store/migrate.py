@@ -52,7 +52,9 @@ def current_revision(engine: sa.Engine) -> str | None:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except sa.exc.SQLAlchemyError as exc:
-        raise StoreError(f"database {describe(engine)!r}: cannot read schema revision: {reason(exc)}") from exc
+        raise StoreError(
+            f"database {describe(engine)!r}: cannot read schema revision: {reason(exc)}"
+        ) from exc
 
 
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:

@@ -1,7 +1,7 @@
 """Every table BrandPulse stores, in one SQLAlchemy Core metadata.
 
 This is the single source of truth for the schema; migrations in ``migrations/versions`` are
-written to produce exactly this (tests/monitor/store/test_migrations.py compares them).
+written to produce exactly this (tests/monitor/store/test_migrate.py compares them).
 Times are stored as naive UTC and come back timezone-aware (``UTCDateTime``).
 """
 

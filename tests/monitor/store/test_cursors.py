@@ -46,7 +46,9 @@ def test_failures_count_up_and_success_resets(engine: sa.Engine) -> None:
     counts = []
     for i in range(3):
         with engine.begin() as conn:
-            counts.append(record_failure(conn, "feed", "rss", T0 + timedelta(minutes=i), f"timeout #{i}\nafter 20s"))
+            counts.append(
+                record_failure(conn, "feed", "rss", T0 + timedelta(minutes=i), f"timeout #{i}\nafter 20s")
+            )
     assert counts == [1, 2, 3]
     with engine.connect() as conn:
         [state] = source_states(conn)
@@ -102,7 +104,9 @@ def _poll_commit(engine: sa.Engine, batch: list, cursor: dict, now: datetime, cr
             raise RuntimeError("crash after writing, before commit")
 
 
-def test_rolled_back_poll_stores_neither_mentions_nor_cursor(engine: sa.Engine, make_mention: MentionFactory) -> None:
+def test_rolled_back_poll_stores_neither_mentions_nor_cursor(
+    engine: sa.Engine, make_mention: MentionFactory
+) -> None:
     first = [make_mention("1"), make_mention("2")]
     _poll_commit(engine, first, {"offset": 100}, T0, crash=False)
 

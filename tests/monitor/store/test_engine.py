@@ -3,6 +3,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from monitor import defaults
 from monitor.errors import StoreError
 from monitor.store.engine import begin_immediate, check, make_engine
-from monitor.store.schema import mention_brands
+from monitor.store.schema import mention_brands, source_state
 
 
 def _closed_port() -> int:
@@ -59,22 +60,18 @@ def test_foreign_keys_are_enforced(engine: sa.Engine) -> None:
             )
 
 
-def test_transaction_rolls_back_reads_and_writes_together(engine: sa.Engine) -> None:
-    # The SQLite listener issues BEGIN itself, so a failed block leaves nothing behind and
-    # SAVEPOINTs work on both databases.
+def test_savepoint_rolls_back_only_its_part(engine: sa.Engine) -> None:
+    # The SQLite listener issues BEGIN itself (instead of the sqlite3 module's lazy BEGIN),
+    # which is what makes SAVEPOINTs behave on SQLite as they do on PostgreSQL.
+    row = {"kind": "rss", "cursor": {}, "updated_at": datetime(2026, 1, 1, tzinfo=UTC)}
     with engine.begin() as conn:
-        conn.execute(
-            sa.text("INSERT INTO source_state (source_id, kind, cursor, updated_at) VALUES ('a', 'rss', '{}', :t)"),
-            {"t": "2026-01-01 00:00:00"},
-        )
+        conn.execute(source_state.insert(), {"source_id": "a", **row})
         with pytest.raises(sa.exc.IntegrityError):
             with conn.begin_nested():
-                conn.execute(
-                    sa.text("INSERT INTO source_state (source_id, kind, cursor, updated_at) VALUES ('a', 'x', '{}', :t)"),
-                    {"t": "2026-01-01 00:00:00"},
-                )
+                conn.execute(source_state.insert(), {"source_id": "b", **row})
+                conn.execute(source_state.insert(), {"source_id": "a", **row})  # duplicate key
     with engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT kind FROM source_state")).scalars().all() == ["rss"]
+        assert conn.execute(sa.select(source_state.c.source_id)).scalars().all() == ["a"]
 
 
 @pytest.mark.parametrize(

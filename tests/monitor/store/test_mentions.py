@@ -27,7 +27,9 @@ def _count(engine: sa.Engine, table: sa.Table) -> int:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
 
 
-def test_insert_is_idempotent_on_source_and_external_id(engine: sa.Engine, make_mention: MentionFactory) -> None:
+def test_insert_is_idempotent_on_source_and_external_id(
+    engine: sa.Engine, make_mention: MentionFactory
+) -> None:
     batch = [make_mention("1"), make_mention("2", brands=("acme", "beta")), make_mention("3")]
     with engine.begin() as conn:
         assert insert_mentions(conn, batch) == batch
@@ -37,7 +39,9 @@ def test_insert_is_idempotent_on_source_and_external_id(engine: sa.Engine, make_
     assert _count(engine, mention_brands) == 4
 
 
-def test_insert_returns_only_the_new_ones_in_batch_order(engine: sa.Engine, make_mention: MentionFactory) -> None:
+def test_insert_returns_only_the_new_ones_in_batch_order(
+    engine: sa.Engine, make_mention: MentionFactory
+) -> None:
     a, b, c = make_mention("a"), make_mention("b"), make_mention("c")
     other_source_b = make_mention("b", source_id="demo-rss")
     with engine.begin() as conn:
@@ -48,7 +52,9 @@ def test_insert_returns_only_the_new_ones_in_batch_order(engine: sa.Engine, make
     assert _count(engine, mentions) == 4
 
 
-def test_mention_brand_rows_carry_epoch_seconds_and_label(engine: sa.Engine, make_mention: MentionFactory) -> None:
+def test_mention_brand_rows_carry_epoch_seconds_and_label(
+    engine: sa.Engine, make_mention: MentionFactory
+) -> None:
     published = datetime(2026, 3, 2, 9, 7, 30, 900_000, tzinfo=UTC)
     m = make_mention("1", brands=("acme", "beta", "acme"), label="negative", published_at=published)
     with engine.begin() as conn:
@@ -82,7 +88,11 @@ def test_unicode_round_trip(engine: sa.Engine, make_mention: MentionFactory) -> 
     with engine.connect() as conn:
         [row] = query_mentions(conn)
     assert (row["text"], row["author"], row["title"], row["url"], row["external_id"]) == (
-        text, "小红🍓", "标题：召回？", "https://weibo.example/阿克米?q=😀", "微博-4912",
+        text,
+        "小红🍓",
+        "标题：召回？",
+        "https://weibo.example/阿克米?q=😀",
+        "微博-4912",
     )
 
 
@@ -151,7 +161,9 @@ def test_bucket_counts_on_a_hand_built_set(engine: sa.Engine, make_mention: Ment
         make_mention("before", published_at=T0 - s, label="negative"),  # outside [since, until)
         make_mention("b0-first", published_at=T0, label="negative"),  # first second of bucket 0
         make_mention("b0-mid", published_at=T0 + 450 * s, label="positive"),
-        make_mention("b0-last", published_at=T0 + 899 * s + timedelta(microseconds=999_999), label="negative"),
+        make_mention(
+            "b0-last", published_at=T0 + 899 * s + timedelta(microseconds=999_999), label="negative"
+        ),
         make_mention("b1-first", published_at=T0 + 900 * s, label="negative"),  # next bucket
         make_mention("b1-two", published_at=T0 + 1000 * s, label="neutral", brands=("acme", "beta")),
         make_mention("b1-beta", published_at=T0 + 1000 * s, label="negative", brands=("beta",)),

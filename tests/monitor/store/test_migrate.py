@@ -36,7 +36,9 @@ def test_constraint_and_index_names_follow_the_naming_convention(db_url: str) ->
     try:
         upgrade(engine)
         insp = sa.inspect(engine)
-        assert {ix["name"] for ix in insp.get_indexes("mention_brands")} == {"ix_mention_brands_brand_published_ts"}
+        assert {ix["name"] for ix in insp.get_indexes("mention_brands")} == {
+            "ix_mention_brands_brand_published_ts"
+        }
         assert {uq["name"] for uq in insp.get_unique_constraints("mentions")} == {
             "uq_mentions_source_id_external_id"
         }

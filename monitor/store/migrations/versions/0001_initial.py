@@ -139,7 +139,9 @@ def upgrade() -> None:
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_outbox"),
         sa.UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
-        sa.ForeignKeyConstraint(["alert_id"], ["alerts.id"], name="fk_outbox_alert_id_alerts", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["alert_id"], ["alerts.id"], name="fk_outbox_alert_id_alerts", ondelete="CASCADE"
+        ),
     )
     op.create_index("ix_outbox_status_next_attempt_at", "outbox", ["status", "next_attempt_at"])
     op.create_index("ix_outbox_alert_id", "outbox", ["alert_id"])

@@ -64,16 +64,13 @@ class Pipeline:
             result = source.poll(cursor)
             now = self.clock.now()
             processed = self.processor.process(result.items, fetched_at=now)
-            try:
-                with self.engine.begin() as conn:
-                    stored = mentions.insert_mentions(conn, processed.mentions)
-                    cursors.save_cursor(conn, sid, source.kind, result.cursor, now)
-                    cursors.record_success(conn, sid, source.kind, now)
-            except BaseException:
-                # Nothing was stored, so the deduper must not remember these texts either:
-                # the next poll re-reads them from the old cursor and must not drop them.
-                self.processor.forget(processed.mentions)
-                raise
+            # Mentions and the cursor that covers them commit together: a crash before the
+            # commit re-reads the same items (the deduper keys retries by source + external id,
+            # so they are not mistaken for duplicates); a crash after it skips them.
+            with self.engine.begin() as conn:
+                stored = mentions.insert_mentions(conn, processed.mentions)
+                cursors.save_cursor(conn, sid, source.kind, result.cursor, now)
+                cursors.record_success(conn, sid, source.kind, now)
         except SourceError as exc:
             reason = "fetch" if isinstance(exc, FetchError) else "parse" if isinstance(exc, ParseError) else "source"
             return self._failed(source, exc, reason)

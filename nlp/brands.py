@@ -133,9 +133,7 @@ def _spans(text: str, phrases: Sequence[str]) -> list[tuple[int, int]]:
     return out
 
 
-def _occurrences(
-    text: str, alias: _Alias, starts: set[int], ends: set[int]
-) -> list[tuple[int, int, bool]]:
+def _occurrences(text: str, alias: _Alias, starts: set[int], ends: set[int]) -> list[tuple[int, int, bool]]:
     """(start, end, acceptable) for each occurrence of the alias in the lower-cased text."""
     if alias.latin is not None:
         return [(m.start(), m.end(), True) for m in alias.latin.finditer(text)]

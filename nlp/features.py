@@ -43,22 +43,68 @@ def route(normalized_text: str) -> str:
 # Polarity of emoji, emoticons and Weibo bracket emoticons, written for this project:
 # +1 clearly pleased, -1 clearly displeased; +-2 for the unambiguous extremes.
 EMOJI_POLARITY: dict[str, float] = {
-    "👍": 1.0, "👏": 1.0, "❤": 1.0, "😍": 2.0, "🥰": 2.0, "😊": 1.0, "😀": 1.0, "😄": 1.0,
-    "😁": 1.0, "🎉": 1.0, "💯": 1.0, "🙏": 0.5, "😘": 1.0, "🤩": 2.0, "✌": 0.5, "👌": 1.0,
-    "😡": -2.0, "😠": -1.0, "🤬": -2.0, "👎": -1.0, "💔": -1.0, "😭": -1.0, "😢": -1.0,
-    "😤": -1.0, "🤮": -2.0, "💩": -1.0, "😞": -1.0, "😒": -1.0, "🙄": -1.0, "😱": -1.0,
-    ":)": 1.0, ":-)": 1.0, ":D": 1.0, ":(": -1.0, ":-(": -1.0, ":'(": -1.0,
-    "[赞]": 1.0, "[哈哈]": 1.0, "[心]": 1.0, "[good]": 1.0, "[鼓掌]": 1.0, "[爱你]": 1.0,
-    "[怒]": -2.0, "[抓狂]": -1.0, "[泪]": -1.0, "[伤心]": -1.0, "[鄙视]": -1.0, "[衰]": -1.0,
+    "👍": 1.0,
+    "👏": 1.0,
+    "❤": 1.0,
+    "😍": 2.0,
+    "🥰": 2.0,
+    "😊": 1.0,
+    "😀": 1.0,
+    "😄": 1.0,
+    "😁": 1.0,
+    "🎉": 1.0,
+    "💯": 1.0,
+    "🙏": 0.5,
+    "😘": 1.0,
+    "🤩": 2.0,
+    "✌": 0.5,
+    "👌": 1.0,
+    "😡": -2.0,
+    "😠": -1.0,
+    "🤬": -2.0,
+    "👎": -1.0,
+    "💔": -1.0,
+    "😭": -1.0,
+    "😢": -1.0,
+    "😤": -1.0,
+    "🤮": -2.0,
+    "💩": -1.0,
+    "😞": -1.0,
+    "😒": -1.0,
+    "🙄": -1.0,
+    "😱": -1.0,
+    ":)": 1.0,
+    ":-)": 1.0,
+    ":D": 1.0,
+    ":(": -1.0,
+    ":-(": -1.0,
+    ":'(": -1.0,
+    "[赞]": 1.0,
+    "[哈哈]": 1.0,
+    "[心]": 1.0,
+    "[good]": 1.0,
+    "[鼓掌]": 1.0,
+    "[爱你]": 1.0,
+    "[怒]": -2.0,
+    "[抓狂]": -1.0,
+    "[泪]": -1.0,
+    "[伤心]": -1.0,
+    "[鄙视]": -1.0,
+    "[衰]": -1.0,
 }
 _EMOJI_RE = re.compile("|".join(re.escape(k) for k in sorted(EMOJI_POLARITY, key=len, reverse=True)))
 EMOJI_SLOPE = 1.5  # logit per polarity point: one 👍 -> p=0.82, two 😡 -> p=0.05
 
 
+def emoji_total(text: str) -> float:
+    """Summed table polarity of the emoji/emoticons in ``text``, clipped to -4..4."""
+    total = sum(EMOJI_POLARITY[m.group(0)] for m in _EMOJI_RE.finditer(text))
+    return max(-4.0, min(4.0, total))
+
+
 def emoji_probability(text: str) -> float:
     """P(positive) from the emoji table alone; 0.5 when the text holds none of its entries."""
-    total = sum(EMOJI_POLARITY[m.group(0)] for m in _EMOJI_RE.finditer(text))
-    return sigmoid(EMOJI_SLOPE * max(-4.0, min(4.0, total)))
+    return sigmoid(EMOJI_SLOPE * emoji_total(text))
 
 
 def sigmoid(z: float) -> float:
@@ -128,7 +174,9 @@ class Featurizer:
             n_features=params.char_n_features, analyzer="char", ngram_range=params.char_ngram, **common
         )
 
-    def counts(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    def counts(
+        self, texts: Sequence[str], tokens: Sequence[Sequence[str]]
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """Raw hashed counts: (words, chars), one row per text."""
         if len(texts) != len(tokens):
             raise ValueError(f"{len(texts)} texts but {len(tokens)} token lists")

@@ -37,8 +37,21 @@ _RT_RE = re.compile(r"(?:^|\s)RT\s+@[\w\-]{1,40}\s*:?", re.IGNORECASE)
 # Texts that carry nothing of the reposter's own (compared after lower-casing and trimming).
 _BARE_REPOST = frozenset(
     {
-        "", "转发微博", "轉發微博", "转发", "轉發", "转", "repost", "reposted", "rt", "retweet",
-        "分享", "转发了", "轉發了", "转发此微博", "//",
+        "",
+        "转发微博",
+        "轉發微博",
+        "转发",
+        "轉發",
+        "转",
+        "repost",
+        "reposted",
+        "rt",
+        "retweet",
+        "分享",
+        "转发了",
+        "轉發了",
+        "转发此微博",
+        "//",
     }
 )
 _TRIM_CHARS = " \t\r\n.,!?;:~·。，！？；：…、'\"“”‘’()（）[]【】-—_/|"

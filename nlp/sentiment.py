@@ -1,0 +1,273 @@
+"""SentimentModel: load the artifact (JSON + npz, never pickle) and score texts in batches.
+
+    model = SentimentModel.load()                       # the shipped artifact in nlp/model/
+    model = SentimentModel.load(Path("my-model"), neutral_band=(0.35, 0.65))
+    model.score(["阿克米的拿铁太难喝了", "Love the new ACME blend!", "👍"])
+    # [Sentiment(NEGATIVE, 0.03, 'zh-linear-...'), Sentiment(POSITIVE, 0.93, ...), ...]
+
+Artifact layout (a directory):
+  model.json   format, version, created, feature parameters, labels, neutral band, calibration,
+               English path, training-data attribution, dev scores, sha256 of weights.npz
+  weights.npz  coef (word block then char block), intercept, idf_word, idf_char (float32),
+               read with ``numpy.load(allow_pickle=False)``
+
+Scoring re-implements the linear model from those arrays: hashed features -> sublinear tf * idf
+-> L2 per block -> ``coef . x + intercept`` -> Platt calibration ``sigmoid(a*d + b)``.
+
+Routing: texts with Chinese characters -> the Chinese linear model; English (no Chinese) ->
+VADER compound ``c`` mapped to ``p = sigmoid(k*c)`` with ``k = ln(1.5)/0.05 ~ 8.1``, so VADER's
+own neutral threshold |c| < 0.05 is exactly the default neutral band 0.4..0.6 (unless the
+artifact was trained with English data, then English uses the linear model too); texts with
+neither letters nor Chinese (emoji only) -> the emoji table in nlp.features; for Chinese texts
+the same table's polarity is added to the model's logit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import threading
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from monitor.defaults import NEUTRAL_BAND, SCORE_BATCH
+from monitor.errors import ModelError
+from monitor.models import Sentiment, SentimentLabel
+from nlp.features import (
+    EMOJI_SLOPE,
+    EN,
+    SYMBOL,
+    ZH,
+    FeatureParams,
+    Featurizer,
+    emoji_probability,
+    emoji_total,
+    route,
+    sigmoid,
+)
+from nlp.normalize import normalize
+from nlp.segment import Segmenter
+
+log = logging.getLogger(__name__)
+
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "model"
+FORMAT = "brandpulse-sentiment/1"
+VADER_SLOPE = math.log(1.5) / 0.05  # sigmoid(k * 0.05) = 0.6: VADER's +-0.05 meets the 0.4..0.6 band
+_ARRAYS = ("coef", "intercept", "idf_word", "idf_char")
+
+
+def vader_probability(compound: float) -> float:
+    """P(positive) for a VADER compound score in -1..1 (see the module docstring)."""
+    return sigmoid(VADER_SLOPE * compound)
+
+
+class _Vader:
+    _lock = threading.Lock()
+    _analyzer: Any = None
+
+    @classmethod
+    def compound(cls, text: str) -> float:
+        if cls._analyzer is None:
+            with cls._lock:
+                if cls._analyzer is None:
+                    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+                    cls._analyzer = SentimentIntensityAnalyzer()
+        return float(cls._analyzer.polarity_scores(text)["compound"])
+
+
+def label_for(p: float, band: tuple[float, float]) -> SentimentLabel:
+    """NEUTRAL inside the band (bounds included), else POSITIVE above it and NEGATIVE below."""
+    if band[0] <= p <= band[1]:
+        return SentimentLabel.NEUTRAL
+    return SentimentLabel.POSITIVE if p > band[1] else SentimentLabel.NEGATIVE
+
+
+class SentimentModel:
+    """A loaded sentiment artifact. Build it with :meth:`load`; ``score`` is thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        meta: dict[str, Any],
+        arrays: dict[str, np.ndarray],
+        neutral_band: tuple[float, float],
+        segmenter: Segmenter | None = None,
+    ) -> None:
+        self.path = path
+        self.meta = meta
+        self.version: str = str(meta["version"])
+        self.params = FeatureParams.from_json(meta["features"])
+        self.featurizer = Featurizer(self.params)
+        self.coef = arrays["coef"].astype(np.float32).ravel()
+        self.intercept = float(arrays["intercept"].ravel()[0])
+        self.idf_word = arrays["idf_word"].astype(np.float32).ravel()
+        self.idf_char = arrays["idf_char"].astype(np.float32).ravel()
+        cal = meta.get("calibration") or {"kind": "none"}
+        self.cal_a, self.cal_b = (
+            (float(cal["a"]), float(cal["b"])) if cal.get("kind") == "platt" else (1.0, 0.0)
+        )
+        self.english_path: str = str(meta.get("english", {}).get("path", "vader"))
+        lo, hi = neutral_band
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ValueError(f"neutral_band must satisfy 0 <= low <= high <= 1, got {neutral_band!r}")
+        self.neutral_band = (float(lo), float(hi))
+        self._segmenter = segmenter
+        self._seg_lock = threading.Lock()
+
+    # --- loading ---
+
+    @classmethod
+    def load(
+        cls,
+        path: Path | None = None,
+        *,
+        neutral_band: tuple[float, float] | None = None,
+        segmenter: Segmenter | None = None,
+    ) -> SentimentModel:
+        """Load an artifact directory (None: the shipped one). Raises ModelError naming the path.
+
+        ``neutral_band`` overrides the band stored in model.json (default NEUTRAL_BAND).
+        ``segmenter`` tokenises texts when ``score`` is called without tokens.
+        """
+        root = Path(path) if path is not None else SHIPPED_MODEL_DIR
+        meta_path, weights_path = root / "model.json", root / "weights.npz"
+        try:
+            raw = meta_path.read_bytes()
+        except OSError as exc:
+            raise ModelError(
+                f"cannot read model metadata: {exc.strerror or exc}", path=str(meta_path)
+            ) from exc
+        try:
+            meta = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"model.json is not valid JSON: {exc}", path=str(meta_path)) from exc
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+            raise ModelError(f"unsupported model format {got!r}, expected {FORMAT!r}", path=str(meta_path))
+        try:
+            blob = weights_path.read_bytes()
+        except OSError as exc:
+            raise ModelError(
+                f"cannot read model weights: {exc.strerror or exc}", path=str(weights_path)
+            ) from exc
+        want = meta.get("weights_sha256")
+        if want and hashlib.sha256(blob).hexdigest() != want:
+            raise ModelError(
+                "weights.npz does not match the sha256 in model.json (corrupt or replaced)",
+                path=str(weights_path),
+            )
+        arrays = _read_arrays(weights_path)
+        try:
+            band = neutral_band or tuple(meta.get("neutral_band", NEUTRAL_BAND))
+            model = cls(path=root, meta=meta, arrays=arrays, neutral_band=band, segmenter=segmenter)  # type: ignore[arg-type]
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ModelError(
+                f"model.json is incomplete or inconsistent: {exc!r}", path=str(meta_path)
+            ) from exc
+        model._check_shapes(weights_path)
+        log.info(
+            "sentiment model loaded path=%s version=%s english=%s", root, model.version, model.english_path
+        )
+        return model
+
+    def _check_shapes(self, weights_path: Path) -> None:
+        p = self.params
+        expected = {"coef": p.n_features, "idf_word": p.word_n_features, "idf_char": p.char_n_features}
+        actual = {"coef": self.coef.size, "idf_word": self.idf_word.size, "idf_char": self.idf_char.size}
+        for name, size in expected.items():
+            if actual[name] != size:
+                raise ModelError(
+                    f"array {name!r} has {actual[name]} values, model.json says {size}",
+                    path=str(weights_path),
+                )
+        if not (np.isfinite(self.coef).all() and math.isfinite(self.intercept)):
+            raise ModelError("weights contain NaN or infinity", path=str(weights_path))
+
+    # --- scoring ---
+
+    def score(self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None) -> list[Sentiment]:
+        """Score normalised texts (``tokens``: their Segmenter tokens, computed when None)."""
+        return [self.to_sentiment(p) for p, _lang in self.score_detail(texts, tokens)]
+
+    def score_detail(
+        self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
+    ) -> list[tuple[float, str]]:
+        """(P(positive), route) per text: route is "zh", "en" or "symbol"."""
+        if tokens is not None and len(tokens) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(tokens)} token lists")
+        texts = [normalize(t) for t in texts]  # idempotent for already normalised text
+        routes = [route(t) for t in texts]
+        probs = [0.5] * len(texts)
+        linear = [i for i, r in enumerate(routes) if r == ZH or (r == EN and self.english_path == "model")]
+        for i, r in enumerate(routes):
+            if r == SYMBOL:
+                probs[i] = emoji_probability(texts[i])
+            elif r == EN and self.english_path != "model":
+                probs[i] = vader_probability(_Vader.compound(texts[i]))
+        for start in range(0, len(linear), SCORE_BATCH):
+            idx = linear[start : start + SCORE_BATCH]
+            batch = [texts[i] for i in idx]
+            toks = [tokens[i] for i in idx] if tokens is not None else [self._tokens(t) for t in batch]
+            for i, p in zip(idx, self.probabilities(batch, toks), strict=True):
+                # Emoji in an otherwise short text ("小米 👍👍") are evidence the char n-grams
+                # rarely saw in training; the table adds its logit on top of the model's.
+                probs[i] = _add_emoji(p, texts[i])
+        return list(zip(probs, routes, strict=True))
+
+    def probabilities(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> list[float]:
+        """Calibrated P(positive) from the linear model, for every text regardless of route."""
+        if not texts:
+            return []
+        X = self.featurizer.weigh(self.featurizer.counts(texts, tokens), self.idf_word, self.idf_char)
+        d = X @ self.coef + self.intercept
+        z = self.cal_a * np.asarray(d, dtype=np.float64) + self.cal_b
+        return [float(v) for v in 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))]
+
+    def to_sentiment(self, p: float) -> Sentiment:
+        return Sentiment(label=label_for(p, self.neutral_band), score=round(p, 6), model_version=self.version)
+
+    def _tokens(self, text: str) -> list[str]:
+        if self._segmenter is None:
+            with self._seg_lock:
+                if self._segmenter is None:
+                    self._segmenter = Segmenter()
+        return self._segmenter.tokens(text)
+
+
+def _add_emoji(p: float, text: str) -> float:
+    total = emoji_total(text)
+    if total == 0.0:
+        return p
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return sigmoid(math.log(p / (1 - p)) + EMOJI_SLOPE * total)
+
+
+def _read_arrays(weights_path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(weights_path, allow_pickle=False) as npz:
+            missing = [n for n in _ARRAYS if n not in npz.files]
+            if missing:
+                raise ModelError(f"weights.npz lacks arrays {missing!r}", path=str(weights_path))
+            arrays = {n: np.asarray(npz[n]) for n in _ARRAYS}
+    except ModelError:
+        raise
+    except (
+        OSError,
+        ValueError,
+        EOFError,
+        KeyError,
+        zipfile.BadZipFile,
+    ) as exc:  # includes "Object arrays cannot be loaded"
+        raise ModelError(f"cannot read weights.npz: {exc}", path=str(weights_path)) from exc
+    for name, arr in arrays.items():
+        if arr.dtype.kind != "f":
+            raise ModelError(f"array {name!r} has dtype {arr.dtype}, expected float", path=str(weights_path))
+    return arrays

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from monitor.errors import ModelError
+from monitor.models import SentimentLabel
+from nlp.features import route
+from nlp.segment import Segmenter
+from nlp.sentiment import SHIPPED_MODEL_DIR, SentimentModel, vader_probability
+
+NEG, POS, NEU = SentimentLabel.NEGATIVE, SentimentLabel.POSITIVE, SentimentLabel.NEUTRAL
+
+
+def test_shipped_artifact_is_json_and_plain_arrays() -> None:
+    meta = json.loads((SHIPPED_MODEL_DIR / "model.json").read_text(encoding="utf-8"))
+    assert meta["english"]["path"] == "vader"  # the shipped model holds no CC BY-NC-SA data
+    assert set(meta["training_data"]) == {"zh_hotel", "zh_waimai", "zh_weibo"}
+    with np.load(SHIPPED_MODEL_DIR / "weights.npz", allow_pickle=False) as npz:
+        assert {"coef", "intercept", "idf_word", "idf_char"} <= set(npz.files)
+        assert npz["coef"].dtype == np.float32
+    size = sum(p.stat().st_size for p in SHIPPED_MODEL_DIR.iterdir())
+    assert size < 10 * 1024 * 1024
+    assert (SHIPPED_MODEL_DIR / "MODEL_CARD.md").read_text(encoding="utf-8").count("zh_weibo") >= 2
+
+
+def test_version_and_band(shipped_model: SentimentModel) -> None:
+    assert shipped_model.version.startswith("zh-linear-")
+    assert shipped_model.neutral_band == (0.4, 0.6)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("阿克米咖啡的拿铁太好喝了，店员也很热情，强烈推荐！", POS),
+        ("这家外卖送得很快，味道很棒，还会再点", POS),
+        ("阿克米咖啡太难喝了，又贵又慢，再也不去了", NEG),
+        ("等了两个小时还没送到，客服也不理人，差评", NEG),
+        ("垃圾服务!!!", NEG),
+        ("華為的售後服務太差了，修了三次還是壞的", NEG),
+        ("I love the new ACME latte, the staff were wonderful!", POS),
+        ("ACME coffee is terrible, worst service ever", NEG),
+        ("👍", POS),
+        ("😡😡", NEG),
+        ("👎💔", NEG),
+        (":)", POS),
+    ],
+)
+def test_clear_examples(shipped_model: SentimentModel, text: str, label: SentimentLabel) -> None:
+    [s] = shipped_model.score([text])
+    assert s.label is label, (text, s.score)
+    assert s.model_version == shipped_model.version
+
+
+def test_nothing_to_go_on_is_neutral(shipped_model: SentimentModel) -> None:
+    assert [s.label for s in shipped_model.score(["...", "The ACME store opens at 9", "12345"])] == [NEU] * 3
+
+
+def test_routing() -> None:
+    assert route("阿克米 ACME coffee 不错") == "zh"
+    assert route("ACME coffee rocks") == "en"
+    assert route("😡😡!!") == "symbol"
+
+
+def test_vader_mapping_meets_the_band_at_vader_threshold() -> None:
+    assert vader_probability(0.0) == 0.5
+    assert vader_probability(0.05) == pytest.approx(0.6)
+    assert vader_probability(-0.05) == pytest.approx(0.4)
+    assert vader_probability(0.8) > 0.99
+
+
+def test_neutral_band_configurable_at_load(segmenter: Segmenter) -> None:
+    wide = SentimentModel.load(neutral_band=(0.0, 1.0), segmenter=segmenter)
+    assert {s.label for s in wide.score(["阿克米太难喝", "阿克米太好喝了", "👍"])} == {NEU}
+    with pytest.raises(ModelError):
+        SentimentModel.load(neutral_band=(0.7, 0.3), segmenter=segmenter)
+
+
+def test_batch_with_precomputed_tokens_matches_unbatched(
+    shipped_model: SentimentModel, segmenter: Segmenter
+) -> None:
+    texts = ["外卖很好吃", "配送太慢了", "Great coffee", "😊"] * 3
+    toks = [segmenter.tokens(t) for t in texts]
+    batched = shipped_model.score(texts, toks)
+    single = [shipped_model.score([t])[0] for t in texts]
+    assert [s.score for s in batched] == pytest.approx([s.score for s in single])
+    with pytest.raises(ValueError):
+        shipped_model.score(texts, toks[:-1])
+
+
+@pytest.fixture
+def artifact_copy(tmp_path: Path) -> Path:
+    dst = tmp_path / "model"
+    shutil.copytree(SHIPPED_MODEL_DIR, dst)
+    return dst
+
+
+def test_missing_artifact(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="model.json"):
+        SentimentModel.load(tmp_path / "nowhere")
+
+
+def test_corrupt_json(artifact_copy: Path) -> None:
+    (artifact_copy / "model.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelError, match=str(artifact_copy / "model.json")):
+        SentimentModel.load(artifact_copy)
+
+
+def test_corrupt_weights(artifact_copy: Path) -> None:
+    w = artifact_copy / "weights.npz"
+    w.write_bytes(w.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="weights.npz"):
+        SentimentModel.load(artifact_copy)
+
+
+def test_pickled_weights_refused(artifact_copy: Path) -> None:
+    meta_path = artifact_copy / "model.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    del meta["weights_sha256"]  # even without the checksum, object arrays are never unpickled
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    np.savez(
+        artifact_copy / "weights.npz",
+        coef=np.array([{"x": 1}], dtype=object),
+        intercept=np.zeros(1),
+        idf_word=np.zeros(1),
+        idf_char=np.zeros(1),
+    )
+    with pytest.raises(ModelError, match="weights.npz"):
+        SentimentModel.load(artifact_copy)
+
+
+def test_wrong_shape_weights(artifact_copy: Path) -> None:
+    meta_path = artifact_copy / "model.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    del meta["weights_sha256"]
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    np.savez(
+        artifact_copy / "weights.npz",
+        coef=np.zeros(10, np.float32),
+        intercept=np.zeros(1, np.float32),
+        idf_word=np.zeros(5, np.float32),
+        idf_char=np.zeros(5, np.float32),
+    )
+    with pytest.raises(ModelError, match="coef"):
+        SentimentModel.load(artifact_copy)
+
+
+def test_incomplete_metadata(artifact_copy: Path) -> None:
+    meta_path = artifact_copy / "model.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    del meta["features"]
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ModelError, match="incomplete"):
+        SentimentModel.load(artifact_copy)

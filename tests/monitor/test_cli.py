@@ -40,8 +40,8 @@ def test_check_config_good(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name,needle", [
-    ("config.bad-source-kind.yaml", "sources[0]: unknown source kind 'twitter'"),
-    ("config.bad-notifier.yaml", "notifiers[0]: unknown notifier kind 'carrier-pigeon'"),
+    ("config.bad-source-kind.yaml", "sources[0].kind: unknown source kind 'twitter'"),
+    ("config.bad-notifier.yaml", "notifiers[0].kind: unknown notifier kind 'carrier-pigeon'"),
     ("config.unknown-key.yaml", "storage.uri: unknown key"),
 ])
 def test_check_config_bad_prints_one_line_each_and_exits_1(name: str, needle: str) -> None:

@@ -93,7 +93,7 @@ def config_errors(exc: ValidationError, model: type[BaseModel]) -> list[ConfigEr
             msg = str(err.get("msg", "invalid value"))
             msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
             value = err.get("input")
-            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            shown = "" if value is None or isinstance(value, dict) else f" (got {value!r})"
             problem = f"{msg}{shown}"
         errors.append(ConfigError(problem, key_path=_loc_path(loc)))
     return errors

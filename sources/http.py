@@ -24,8 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from monitor import __version__
-from monitor import defaults
+from monitor import __version__, defaults
 from monitor.clock import Clock, SystemClock
 from monitor.errors import FetchError
 
@@ -159,10 +158,17 @@ class HttpFetcher:
         shown = redact_url(url)
         deadline = time.monotonic() + self.timeout * TOTAL_TIMEOUT_FACTOR
 
-        def fail(problem: str, *, retryable: bool, status: int | None = None,
-                 retry_after: float | None = None) -> FetchError:
-            return FetchError(problem, source_id=source_id, url=shown, retryable=retryable,
-                              status=status, retry_after=retry_after)
+        def fail(
+            problem: str, *, retryable: bool, status: int | None = None, retry_after: float | None = None
+        ) -> FetchError:
+            return FetchError(
+                problem,
+                source_id=source_id,
+                url=shown,
+                retryable=retryable,
+                status=status,
+                retry_after=retry_after,
+            )
 
         try:
             with self._client.stream("GET", url, headers=headers) as resp:
@@ -170,18 +176,33 @@ class HttpFetcher:
                 rh = resp.headers
                 if status == 304:
                     log.debug("not modified source=%s url=%s", source_id, shown)
-                    return FetchResult(304, None, rh.get("ETag") or etag,
-                                       rh.get("Last-Modified") or last_modified,
-                                       rh.get("Content-Type"), str(resp.url))
+                    return FetchResult(
+                        304,
+                        None,
+                        rh.get("ETag") or etag,
+                        rh.get("Last-Modified") or last_modified,
+                        rh.get("Content-Type"),
+                        str(resp.url),
+                    )
                 if not 200 <= status < 300:
                     retryable = status >= 500 or status in RETRYABLE_4XX
                     retry_after = parse_retry_after(rh.get("Retry-After"), self._clock.now().timestamp())
                     hint = f", retry after {retry_after:g}s" if retry_after is not None else ""
-                    raise fail(f"HTTP {status} {resp.reason_phrase}{hint}", retryable=retryable,
-                               status=status, retry_after=retry_after if retryable else None)
+                    raise fail(
+                        f"HTTP {status} {resp.reason_phrase}{hint}",
+                        retryable=retryable,
+                        status=status,
+                        retry_after=retry_after if retryable else None,
+                    )
                 body = self._read_capped(resp, deadline, fail)
-                return FetchResult(status, body, rh.get("ETag"), rh.get("Last-Modified"),
-                                   rh.get("Content-Type"), str(resp.url))
+                return FetchResult(
+                    status,
+                    body,
+                    rh.get("ETag"),
+                    rh.get("Last-Modified"),
+                    rh.get("Content-Type"),
+                    str(resp.url),
+                )
         except FetchError:
             raise
         except httpx.TimeoutException as exc:
@@ -216,8 +237,9 @@ class HttpFetcher:
                     raise fail(f"{too_large}{label}", retryable=False)
                 chunks.append(out)
                 if time.monotonic() > deadline:
-                    raise fail(f"transfer took longer than {self.timeout * TOTAL_TIMEOUT_FACTOR:g}s",
-                               retryable=True)
+                    raise fail(
+                        f"transfer took longer than {self.timeout * TOTAL_TIMEOUT_FACTOR:g}s", retryable=True
+                    )
         except zlib.error as exc:
             raise fail(f"corrupt {encoding} body: {exc}", retryable=False) from exc
         return b"".join(chunks)

@@ -26,6 +26,7 @@ import xml.etree.ElementTree as StdET
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import urljoin
 
 import defusedxml.ElementTree as SafeET
 import feedparser
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 # An entity declaration anywhere: refused even when the document is not well-formed XML
 # (defusedxml only sees well-formed ones; feedparser's lenient parser sees the rest).
 _ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
+_BENIGN = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 
 
 class RssOptions(SourceOptions):
@@ -63,8 +65,12 @@ def refuse_unsafe_xml(content: bytes, *, url: str, source_id: str | None) -> Non
         SafeET.fromstring(content)
         return
     except DefusedXmlException as exc:
-        raise ParseError(f"unsafe XML refused ({type(exc).__name__}): entity declarations and "
-                         "external references are not allowed", source_id=source_id, url=url) from None
+        raise ParseError(
+            f"unsafe XML refused ({type(exc).__name__}): entity declarations and "
+            "external references are not allowed",
+            source_id=source_id,
+            url=url,
+        ) from None
     except (StdET.ParseError, ValueError):
         pass  # not well-formed: feedparser's lenient parser decides below
     texts = [content.decode("latin-1")]
@@ -74,30 +80,54 @@ def refuse_unsafe_xml(content: bytes, *, url: str, source_id: str | None) -> Non
         except UnicodeDecodeError:
             pass
     if any(_ENTITY_DECL.search(t) for t in texts):
-        raise ParseError("unsafe XML refused: entity declarations are not allowed",
-                         source_id=source_id, url=url)
+        raise ParseError(
+            "unsafe XML refused: entity declarations are not allowed", source_id=source_id, url=url
+        )
 
 
-def parse_feed(content: bytes, *, url: str, content_type: str | None,
-               source_id: str | None) -> feedparser.FeedParserDict:
+def parse_feed(
+    content: bytes, *, url: str, content_type: str | None, source_id: str | None
+) -> feedparser.FeedParserDict:
     """Parse feed bytes leniently, as real feeds need; ParseError when nothing usable."""
     refuse_unsafe_xml(content, url=url, source_id=source_id)
-    headers = {"content-location": url}
+    # No content-location: feedparser would rewrite relative guids ("a") into URLs, and ids
+    # must stay as the feed wrote them. Links are made absolute in entry_to_item instead.
+    headers: dict[str, str] = {}
     if content_type:
         headers["content-type"] = content_type
     # A BytesIO, never bytes: feedparser tries to open() a bytes argument as a file name.
     parsed = feedparser.parse(io.BytesIO(content), response_headers=headers)
+    reason = parsed.get("bozo_exception")
+    # A missing or odd Content-Type or a declared encoding that was wrong still parsed fine.
+    malformed = bool(parsed.get("bozo")) and not isinstance(reason, _BENIGN)
     if not parsed.entries:
-        if parsed.get("bozo"):
-            reason = parsed.get("bozo_exception")
-            raise ParseError(f"not a readable feed: {type(reason).__name__}: {reason}",
-                             source_id=source_id, url=url)
+        if malformed:
+            raise ParseError(
+                f"not a readable feed: {type(reason).__name__}: {reason}", source_id=source_id, url=url
+            )
         if not parsed.get("version"):
             raise ParseError("not an RSS or Atom feed (no feed element found)", source_id=source_id, url=url)
-    elif parsed.get("bozo"):
-        log.info("feed is not well-formed, using %s entries anyway source=%s url=%s reason=%r",
-                 len(parsed.entries), source_id, url, str(parsed.get("bozo_exception")))
+    elif malformed:
+        log.info(
+            "feed is not well-formed, using %s entries anyway source=%s url=%s reason=%r",
+            len(parsed.entries),
+            source_id,
+            url,
+            str(parsed.get("bozo_exception")),
+        )
     return parsed
+
+
+_ENDS_WITH_CLOSING_TAG = re.compile(rb"</\s*[\w:.-]+\s*>\s*$")
+
+
+def looks_truncated(parsed: feedparser.FeedParserDict, content: bytes) -> bool:
+    """A malformed document that does not end with a closing tag was cut off mid-transfer:
+    its last entry may be incomplete. (Cut right after ``</item>``, the last one is whole.)"""
+    reason = parsed.get("bozo_exception")
+    if not parsed.get("bozo") or isinstance(reason, _BENIGN):
+        return False
+    return not _ENDS_WITH_CLOSING_TAG.search(content[-200:])
 
 
 def _entry_time(entry: Any) -> datetime | None:
@@ -105,21 +135,23 @@ def _entry_time(entry: Any) -> datetime | None:
         t = entry.get(key)
         if t:
             try:  # feedparser normalises to UTC
-                return datetime(*t[:6], tzinfo=UTC)
+                return datetime(t[0], t[1], t[2], t[3], t[4], t[5], tzinfo=UTC)
             except (TypeError, ValueError):
                 continue
     return None
 
 
-def entry_to_item(entry: Any, *, source_id: str, feed_title: str | None) -> RawItem:
+def entry_to_item(entry: Any, *, source_id: str, feed_title: str | None, base_url: str = "") -> RawItem:
     title = strip_html(entry.get("title") or "") or None
     link = entry.get("link") or None
+    if link and base_url:
+        link = urljoin(base_url, link)
     body_html = entry.get("summary") or ""
     contents = entry.get("content") or []
     if contents and len(contents[0].get("value") or "") > len(body_html):
         body_html = contents[0].get("value") or ""
     body = strip_html(body_html)
-    external_id = entry.get("id") or link or content_id(title, link, body)
+    external_id = entry.get("id") or entry.get("link") or content_id(title, link, body)
     text = join_title(title, body)
     if not text:
         raise ParseError("entry has neither title nor text", source_id=source_id, entry=str(external_id))
@@ -142,16 +174,17 @@ def entry_to_item(entry: Any, *, source_id: str, feed_title: str | None) -> RawI
 class RssSource:
     """An RSS 2.0 / Atom feed.
 
-        src = RssSource("news", RssOptions(url="https://example.com/feed.xml"))
-        r1 = src.poll(None)          # everything in the feed
-        r2 = src.poll(r1.cursor)     # only entries not delivered before (often a 304)
+    src = RssSource("news", RssOptions(url="https://example.com/feed.xml"))
+    r1 = src.poll(None)          # everything in the feed
+    r2 = src.poll(r1.cursor)     # only entries not delivered before (often a 304)
     """
 
     kind: ClassVar[str] = "rss"
     options_model: ClassVar[type[RssOptions]] = RssOptions
 
-    def __init__(self, source_id: str, options: RssOptions, *, base_dir: Path | None = None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self, source_id: str, options: RssOptions, *, base_dir: Path | None = None, clock: Clock | None = None
+    ) -> None:
         self.id = source_id
         self.options = options
         self._fetcher = HttpFetcher(options.timeout, options.max_bytes, clock=clock or SystemClock())
@@ -163,31 +196,43 @@ class RssSource:
         prev = cursor or {}
         seen_before: list[str] = [str(s) for s in prev.get("seen") or []]
         url = self.options.url
-        res = self._fetcher.fetch(url, etag=prev.get("etag"), last_modified=prev.get("last_modified"),
-                                  source_id=self.id)
+        res = self._fetcher.fetch(
+            url, etag=prev.get("etag"), last_modified=prev.get("last_modified"), source_id=self.id
+        )
         if res.content is None:
             return PollResult([], {"etag": res.etag, "last_modified": res.last_modified, "seen": seen_before})
-        parsed = parse_feed(res.content, url=redact_url(url), content_type=res.content_type, source_id=self.id)
+        parsed = parse_feed(
+            res.content, url=redact_url(url), content_type=res.content_type, source_id=self.id
+        )
         feed_title = strip_html(parsed.feed.get("title") or "") or None
         seen = set(seen_before)
         current: list[str] = []  # ids in this feed, in feed order
+        current_set: set[str] = set()
         items: list[RawItem] = []
         errors: list[ParseError] = []
-        for entry in parsed.entries:
+        entries = list(parsed.entries)
+        if looks_truncated(parsed, res.content) and len(entries) > 0:
+            # Not delivered and not marked seen: it comes whole with the next complete fetch.
+            log.info("feed cut off, holding back its last entry source=%s", self.id)
+            entries.pop()
+        for entry in entries:
             try:
-                item = entry_to_item(entry, source_id=self.id, feed_title=feed_title)
+                item = entry_to_item(entry, source_id=self.id, feed_title=feed_title, base_url=res.url)
             except ParseError as err:
                 errors.append(err)
                 continue
-            if item.external_id in current:
+            if item.external_id in current_set:
                 continue  # the same entry twice in one feed
             current.append(item.external_id)
+            current_set.add(item.external_id)
             if item.external_id not in seen:
                 items.append(item)
         # Ids still in the feed come first so they are never trimmed while they can reappear.
-        current_set = set(current)
         kept = current + [s for s in seen_before if s not in current_set]
-        new_cursor = {"etag": res.etag, "last_modified": res.last_modified,
-                      "seen": kept[: defaults.SEEN_IDS_KEPT]}
+        new_cursor = {
+            "etag": res.etag,
+            "last_modified": res.last_modified,
+            "seen": kept[: defaults.SEEN_IDS_KEPT],
+        }
         log.debug("feed polled source=%s entries=%s new=%s", self.id, len(parsed.entries), len(items))
         return PollResult(items, new_cursor, errors=errors)

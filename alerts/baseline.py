@@ -82,7 +82,9 @@ def bucket_baseline(
     if len(seasonal) >= defaults.BASELINE_MIN_SEASONAL_DAYS:
         return BaselineEstimate(max(float(statistics.median(seasonal)), floor), "seasonal", len(seasonal))
     first = max(history_start, window_start - defaults.BASELINE_ROLLING_BUCKETS * bucket_seconds)
-    rolling = [negatives(counts, t) for t in range(bucket_floor(first, bucket_seconds), window_start, bucket_seconds)]
+    rolling = [
+        negatives(counts, t) for t in range(bucket_floor(first, bucket_seconds), window_start, bucket_seconds)
+    ]
     if len(rolling) >= defaults.BASELINE_MIN_ROLLING_BUCKETS:
         return BaselineEstimate(max(float(statistics.median(rolling)), floor), "rolling", len(rolling))
     return BaselineEstimate(floor, "floor", len(rolling))

@@ -91,8 +91,14 @@ def window_stats(counts: Counts, now: datetime, plan: CrisisPlan, level: Level) 
         c = seen.get(b, {})
         observed += int(c.get("negative", 0))
         total += sum(int(v) for v in c.values())
-        est = bucket_baseline(seen, b, bucket_seconds=bucket, baseline_days=plan.baseline_days,
-                              history_start=first, window_start=start)
+        est = bucket_baseline(
+            seen,
+            b,
+            bucket_seconds=bucket,
+            baseline_days=plan.baseline_days,
+            history_start=first,
+            window_start=start,
+        )
         methods.add(est.method)
         # The bucket in progress is expected to hold only the part of a bucket elapsed so far.
         expected += est.value * (((now_ts - current) / bucket) if b == current else 1.0)
@@ -124,16 +130,18 @@ def detect(brand: str, counts: Counts, now: datetime, plan: CrisisPlan) -> list[
     if best is None:
         return []
     level, stats = best
-    return [Signal(
-        kind=NEGATIVE_SPIKE,
-        brand=brand,
-        level=level.id,
-        observed=stats.observed,
-        total=stats.total,
-        baseline=stats.baseline,
-        ratio=stats.ratio,
-        negative_share=stats.share,
-        window_start=datetime.fromtimestamp(stats.start, UTC),
-        window_end=now,
-        baseline_method=stats.method,
-    )]
+    return [
+        Signal(
+            kind=NEGATIVE_SPIKE,
+            brand=brand,
+            level=level.id,
+            observed=stats.observed,
+            total=stats.total,
+            baseline=stats.baseline,
+            ratio=stats.ratio,
+            negative_share=stats.share,
+            window_start=datetime.fromtimestamp(stats.start, UTC),
+            window_end=now,
+            baseline_method=stats.method,
+        )
+    ]

@@ -69,7 +69,9 @@ class Contact(_Strict):
     department: str = ""
     role: str = ""
     channels: tuple[str, ...] = Field(min_length=1)  # notifier ids from the main config
-    lang: str = Field(default="zh", pattern=r"^(zh|en)$")  # language of their messages
+    lang: str | None = Field(
+        default=None, pattern=r"^(zh|en)$"
+    )  # their messages' language; None = the default
 
 
 class Conditions(_Strict):
@@ -83,8 +85,9 @@ class Conditions(_Strict):
     @model_validator(mode="after")
     def _needs_a_relative_condition(self) -> Conditions:
         if self.negative_spike is None and self.negative_share is None:
-            raise ValueError("set negative_spike and/or negative_share (min_negative alone would page on "
-                             "any busy day)")
+            raise ValueError(
+                "set negative_spike and/or negative_share (min_negative alone would page on any busy day)"
+            )
         return self
 
 
@@ -135,6 +138,18 @@ class CrisisPlan(_Strict):
         return -(-window // self.bucket) * self.bucket
 
 
+def _keys(model: type[BaseModel]) -> set[str]:
+    keys = set(model.model_fields)
+    for f in model.model_fields.values():
+        for arg in (f.annotation, *getattr(f.annotation, "__args__", ())):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                keys |= _keys(arg)
+    return keys
+
+
+PLAN_KEYS: frozenset[str] = frozenset(_keys(CrisisPlan))  # every key a plan may have (docs test)
+
+
 def _path(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
@@ -153,8 +168,9 @@ def _pydantic_problems(exc: ValidationError, file: str | None) -> list[ConfigErr
         # Drop pydantic's internal location parts (function-after[...], union members).
         loc = tuple(p for p in err["loc"] if isinstance(p, int) or "[" not in str(p))
         kind = err["type"]
-        if kind == "too_short" and any(len(o) > len(err["loc"]) and o[:len(err["loc"])] == tuple(err["loc"])
-                                       for o in locs):
+        if kind == "too_short" and any(
+            len(o) > len(err["loc"]) and o[: len(err["loc"])] == tuple(err["loc"]) for o in locs
+        ):
             continue  # pydantic counts only the valid items; the invalid ones are reported below
         if kind == "too_short" and not err["input"]:
             msg = "must not be empty"
@@ -165,21 +181,29 @@ def _pydantic_problems(exc: ValidationError, file: str | None) -> list[ConfigErr
         elif kind == "value_error":
             msg = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
         elif kind == "string_pattern_mismatch":
-            msg = f"{err['input']!r} is not a valid id (lower-case letters, digits, '-', '_', '.')" \
-                if loc and loc[-1] == "id" else f"{err['input']!r} is not allowed here ({err['msg']})"
+            msg = (
+                f"{err['input']!r} is not a valid id (lower-case letters, digits, '-', '_', '.')"
+                if loc and loc[-1] == "id"
+                else f"{err['input']!r} is not allowed here ({err['msg']})"
+            )
         else:
-            msg = f"{err['msg']} (got {err['input']!r})" if not isinstance(err["input"], dict | list) \
+            msg = (
+                f"{err['msg']} (got {err['input']!r})"
+                if not isinstance(err["input"], dict | list)
                 else err["msg"]
+            )
         problems.append(ConfigError(msg, file=file, key_path=_path(loc) or None))
     return problems
 
 
-def _cross_problems(data: Mapping[str, Any], notifier_ids: Collection[str],
-                    file: str | None) -> list[ConfigError]:
+def _cross_problems(
+    data: Mapping[str, Any], notifier_ids: Collection[str], file: str | None
+) -> list[ConfigError]:
     """References between parts of the plan; tolerant of parts pydantic already rejected."""
     problems: list[ConfigError] = []
-    contacts = data.get("contacts") if isinstance(data.get("contacts"), list) else []
-    levels = data.get("levels") if isinstance(data.get("levels"), list) else []
+    raw_contacts, raw_levels = data.get("contacts"), data.get("levels")
+    contacts: list[Any] = raw_contacts if isinstance(raw_contacts, list) else []
+    levels: list[Any] = raw_levels if isinstance(raw_levels, list) else []
     known_channels = ", ".join(sorted(notifier_ids)) or "none configured"
 
     contact_ids: list[str] = []
@@ -189,13 +213,20 @@ def _cross_problems(data: Mapping[str, Any], notifier_ids: Collection[str],
         cid = c.get("id")
         if isinstance(cid, str):
             if cid in contact_ids:
-                problems.append(ConfigError(f"duplicate contact id {cid!r}", file=file, key_path=f"contacts[{i}].id"))
+                problems.append(
+                    ConfigError(f"duplicate contact id {cid!r}", file=file, key_path=f"contacts[{i}].id")
+                )
             contact_ids.append(cid)
         channels = c.get("channels")
         for j, ch in enumerate(channels if isinstance(channels, list) else []):
             if isinstance(ch, str) and ch not in notifier_ids:
-                problems.append(ConfigError(f"unknown notifier {ch!r} (known: {known_channels})",
-                                            file=file, key_path=f"contacts[{i}].channels[{j}]"))
+                problems.append(
+                    ConfigError(
+                        f"unknown notifier {ch!r} (known: {known_channels})",
+                        file=file,
+                        key_path=f"contacts[{i}].channels[{j}]",
+                    )
+                )
 
     known_contacts = ", ".join(sorted(set(contact_ids))) or "no contacts defined"
     level_ids: list[str] = []
@@ -205,23 +236,33 @@ def _cross_problems(data: Mapping[str, Any], notifier_ids: Collection[str],
         lid = lvl.get("id")
         if isinstance(lid, str):
             if lid in level_ids:
-                problems.append(ConfigError(f"duplicate level id {lid!r}", file=file, key_path=f"levels[{i}].id"))
+                problems.append(
+                    ConfigError(f"duplicate level id {lid!r}", file=file, key_path=f"levels[{i}].id")
+                )
             level_ids.append(lid)
         notify = lvl.get("notify")
         for j, who in enumerate(notify if isinstance(notify, list) else []):
             if isinstance(who, str) and who not in contact_ids:
-                problems.append(ConfigError(f"unknown contact {who!r} (known: {known_contacts})",
-                                            file=file, key_path=f"levels[{i}].notify[{j}]"))
+                problems.append(
+                    ConfigError(
+                        f"unknown contact {who!r} (known: {known_contacts})",
+                        file=file,
+                        key_path=f"levels[{i}].notify[{j}]",
+                    )
+                )
     return problems
 
 
 def _sort_key(err: ConfigError) -> list[Any]:
     # Report problems in file order: by key path, numbers compared as numbers.
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[\[\].]+", err.key_path or "") if p]
+    return [
+        (0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[\[\].]+", err.key_path or "") if p
+    ]
 
 
-def load_plan(data: Mapping[str, Any] | str | Path, *, file: str | None = None,
-              notifier_ids: Collection[str]) -> CrisisPlan:
+def load_plan(
+    data: Mapping[str, Any] | str | Path, *, file: str | None = None, notifier_ids: Collection[str]
+) -> CrisisPlan:
     """Parse and validate a crisis plan.
 
     Args:

@@ -67,7 +67,12 @@ def list_alerts(
     """Alerts, newest first, optionally only one state / brand / the open ones / drills or not."""
     query = sa.select(schema.alerts).order_by(_A.opened_at.desc(), _A.id.desc()).limit(limit)
     if state is not None:
-        query = query.where(_A.state == AlertState(state).value)
+        try:
+            state = AlertState(state)
+        except ValueError:
+            valid = ", ".join(s.value for s in AlertState)
+            raise AlertStateError(f"unknown alert state {state!r} (valid: {valid})") from None
+        query = query.where(_A.state == state.value)
     if open_only:
         query = query.where(_A.state.in_(_OPEN_STATES))
     if brand is not None:

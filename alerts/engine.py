@@ -1,0 +1,332 @@
+"""The alert engine: from stored bucket counts to alerts and notifications, per the plan.
+
+One ``evaluate(brand)`` call, run every ``EVALUATE_INTERVAL_SECONDS`` by the scheduler:
+
+1. reads the brand's bucket counts (baseline history + detection window) from the store;
+2. runs the detectors (:mod:`alerts.detect`);
+3. opens an alert for a new incident, raises its level on a worse signal, or notes that the
+   incident goes on; resolves it after ``resolve_after`` without signals;
+4. escalates an alert nobody acknowledged by its deadline to the next level, and at the top
+   level reminds its contacts every ``repeat_every``.
+
+Everything one call decides (alert row, event rows, outbox rows) is written in ONE
+transaction, so a crash leaves either all of it or none. There is one open alert per brand
+and incident (``group_key = brand:opened_at``): a continuing burst updates it, never opens a
+second one. Deciding twice enqueues nothing twice (outbox dedupe keys).
+
+    engine = AlertEngine(db, plan, SystemClock(), metrics)
+    for change in engine.evaluate("acme"):
+        print(change.action, change.alert.id, change.alert.level)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from alerts import escalation, outbox
+from alerts.baseline import bucket_floor, history_needed
+from alerts.detect import Signal, detect
+from alerts.plan import CrisisPlan, Level, format_duration
+from alerts.records import get_alert, open_alert
+from monitor import defaults
+from monitor.clock import Clock
+from monitor.models import Alert, AlertState, NotifyReason
+from monitor.store import mentions as store_mentions
+from monitor.store.engine import begin_immediate
+
+if TYPE_CHECKING:
+    from monitor.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+SAMPLE_TEXT_CHARS = 280  # characters of a sample mention kept in the alert's evidence
+
+
+@dataclass(frozen=True)
+class AlertChange:
+    """What one evaluate() did to one alert."""
+
+    action: str  # opened, raised, escalated, repeated, resolved
+    alert: Alert  # the alert after the change
+    reason: str
+    notifications: int  # outbox rows added
+
+
+class AlertEngine:
+    """Evaluates brands against a crisis plan. Safe to call repeatedly at the same time.
+
+    Args:
+        engine: the store.
+        plan: the validated crisis plan.
+        clock: where "now" comes from (a FixedClock in tests).
+        metrics: optional Metrics; alerts_raised and alert_transitions are counted.
+        brand_names: brand id -> display name, for messages.
+    """
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        plan: CrisisPlan,
+        clock: Clock,
+        metrics: Metrics | None = None,
+        *,
+        brand_names: Mapping[str, str] | None = None,
+        sample_limit: int = defaults.ALERT_SAMPLE_MENTIONS,
+    ) -> None:
+        self.engine = engine
+        self.plan = plan
+        self.clock = clock
+        self.metrics = metrics
+        self.brand_names = dict(brand_names or {})
+        self.sample_limit = sample_limit
+
+    # --- the tick ---------------------------------------------------------------------------
+
+    def evaluate(self, brand: str) -> list[AlertChange]:
+        """Detect, then open / raise / keep / resolve / escalate the brand's alert."""
+        now = self.clock.now()
+        with begin_immediate(self.engine) as conn:
+            if conn.dialect.name == "postgresql":
+                # Two replicas evaluating one brand at once would both see "no open alert";
+                # the brand lease normally prevents that, this makes it impossible.
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                    {"key": f"brandpulse.alerts:{brand}"},
+                )
+            signals = detect(brand, self._counts(conn, brand, now), now, self.plan)
+            signal = signals[0] if signals else None
+            current = open_alert(conn, brand)
+            if current is None:
+                return [self._open(conn, brand, signal, now)] if signal else []
+            changes: list[AlertChange] = []
+            if signal is not None:
+                if self.plan.level_index(signal.level) > self.plan.level_index(current.level):
+                    changes.append(self._raise(conn, current, signal, now))
+                escalation.record_signal(conn, current, now)
+                current = get_alert(conn, current.id)
+            elif current.last_signal_at is None or now - current.last_signal_at >= self._resolve_after:
+                quiet = format_duration(self.plan.resolve_after)
+                changes.append(
+                    self._resolve(
+                        conn, current, escalation.ENGINE, now, f"no signal for {quiet}: back to baseline"
+                    )
+                )
+                return changes
+            changes.extend(self._check_deadline(conn, current, now))
+        return changes
+
+    def evaluate_all(self, brands: list[str]) -> list[AlertChange]:
+        """evaluate() each brand; one brand's failure is logged and does not stop the others."""
+        changes: list[AlertChange] = []
+        for brand in brands:
+            try:
+                changes.extend(self.evaluate(brand))
+            except Exception:
+                log.exception("alert evaluation failed brand=%s", brand)
+        return changes
+
+    # --- actions people take (API, CLI) -------------------------------------------------------
+
+    def acknowledge(self, alert_id: int, by: str, note: str = "") -> Alert:
+        with begin_immediate(self.engine) as conn:
+            return escalation.acknowledge(conn, alert_id, by, self.clock.now(), note, metrics=self.metrics)
+
+    def resolve(self, alert_id: int, by: str, reason: str = "") -> Alert:
+        """Resolve by hand; everyone told about the alert is told it is over."""
+        with begin_immediate(self.engine) as conn:
+            alert = get_alert(conn, alert_id)
+            return self._resolve(conn, alert, by, self.clock.now(), reason or f"resolved by {by}").alert
+
+    # --- internals ----------------------------------------------------------------------------
+
+    @property
+    def _resolve_after(self) -> timedelta:
+        return timedelta(seconds=self.plan.resolve_after)
+
+    def _counts(self, conn: sa.Connection, brand: str, now: datetime) -> dict[int, dict[str, int]]:
+        window = max(self.plan.window_seconds(lvl) for lvl in self.plan.levels)
+        need = history_needed(self.plan.bucket, self.plan.baseline_days, window)
+        since_ts = bucket_floor(now.timestamp() - need, self.plan.bucket)
+        since = datetime.fromtimestamp(since_ts, now.tzinfo)
+        # until=now: the bucket in progress holds only what was published so far (no look-ahead).
+        return store_mentions.bucket_counts(conn, brand, since, now, self.plan.bucket)
+
+    def _evidence(self, conn: sa.Connection, signal: Signal) -> dict[str, Any]:
+        rows = store_mentions.sample_mentions(
+            conn,
+            signal.brand,
+            signal.window_start,
+            signal.window_end,
+            sentiment="negative",
+            limit=self.sample_limit,
+        )
+        samples = []
+        for r in rows:
+            text = " ".join(str(r.get("text") or "").split())
+            published = r.get("published_at")
+            samples.append(
+                {
+                    "url": r.get("url"),
+                    "author": r.get("author"),
+                    "platform": r.get("platform"),
+                    "text": text[:SAMPLE_TEXT_CHARS] + ("…" if len(text) > SAMPLE_TEXT_CHARS else ""),
+                    "published_at": published.isoformat() if isinstance(published, datetime) else published,
+                    "engagement": r.get("engagement"),
+                }
+            )
+        return {**signal.evidence(), "samples": samples}
+
+    @staticmethod
+    def _summary(signal: Signal) -> str:
+        return (
+            f"{signal.brand}: {signal.observed} negative mentions vs baseline {signal.baseline:.1f} "
+            f"({signal.ratio:.1f}x), negative share {signal.negative_share:.0%}"
+        )
+
+    def _open(self, conn: sa.Connection, brand: str, signal: Signal, now: datetime) -> AlertChange:
+        level = self.plan.level(signal.level)
+        reason = f"{signal.kind}: {self._summary(signal)}"
+        alert = escalation.fire(
+            conn,
+            brand=brand,
+            level=level.id,
+            group_key=f"{brand}:{int(now.timestamp())}",
+            now=now,
+            ack_deadline=now + timedelta(seconds=level.ack_within),
+            summary=self._summary(signal),
+            evidence=self._evidence(conn, signal),
+            reason=reason,
+            metrics=self.metrics,
+        )
+        sent = self._notify(conn, alert, level, NotifyReason.FIRST, now)
+        return AlertChange("opened", alert, reason, sent)
+
+    def _raise(self, conn: sa.Connection, alert: Alert, signal: Signal, now: datetime) -> AlertChange:
+        level = self.plan.level(signal.level)
+        reason = f"worse signal at level {level.id!r}: {self._summary(signal)}"
+        updated = escalation.escalate(
+            conn,
+            alert.id,
+            to_level=level.id,
+            now=now,
+            ack_deadline=now + timedelta(seconds=level.ack_within),
+            reason=reason,
+            evidence=self._evidence(conn, signal),
+            summary=self._summary(signal),
+            metrics=self.metrics,
+        )
+        sent = self._notify(
+            conn, updated, level, NotifyReason.ESCALATED, now, seq=self.plan.level_index(level.id)
+        )
+        return AlertChange("raised", updated, reason, sent)
+
+    def _check_deadline(self, conn: sa.Connection, alert: Alert, now: datetime) -> list[AlertChange]:
+        """Escalate, or remind at the top level, an alert nobody acknowledged in time."""
+        if alert.state not in (AlertState.FIRING, AlertState.ESCALATED) or alert.ack_deadline is None:
+            return []
+        if now < alert.ack_deadline:
+            return []
+        if self.plan.level_index(alert.level) < 0:
+            log.warning(
+                "alert level no longer in the plan; not escalating alert=%s brand=%s level=%s",
+                alert.id,
+                alert.brand,
+                alert.level,
+            )
+            return []
+        current = self.plan.level(alert.level)
+        nxt = self.plan.next_level(alert.level)
+        if nxt is not None:
+            reason = (
+                f"not acknowledged within {format_duration(current.ack_within)} "
+                f"(deadline {alert.ack_deadline.isoformat()})"
+            )
+            updated = escalation.escalate(
+                conn,
+                alert.id,
+                to_level=nxt.id,
+                now=now,
+                ack_deadline=now + timedelta(seconds=nxt.ack_within),
+                reason=reason,
+                metrics=self.metrics,
+            )
+            sent = self._notify(
+                conn, updated, nxt, NotifyReason.ESCALATED, now, seq=self.plan.level_index(nxt.id)
+            )
+            return [AlertChange("escalated", updated, reason, sent)]
+        # Top level: nobody left to escalate to. Remind at the deadline, then every repeat_every;
+        # the repeat number is in the dedupe key, so each reminder is enqueued once.
+        seq = int((now - alert.ack_deadline).total_seconds() // self.plan.repeat_every)
+        sent = self._notify(conn, alert, current, NotifyReason.REPEAT, now, seq=seq)
+        if not sent:
+            return []
+        reason = f"still not acknowledged at the top level (reminder {seq + 1})"
+        log.info("alert reminder alert=%s brand=%s level=%s seq=%s", alert.id, alert.brand, alert.level, seq)
+        return [AlertChange("repeated", alert, reason, sent)]
+
+    def _resolve(self, conn: sa.Connection, alert: Alert, by: str, now: datetime, reason: str) -> AlertChange:
+        updated = escalation.resolve(conn, alert.id, by, now, reason, metrics=self.metrics)
+        level = self.plan.level(updated.level) if self.plan.level_index(updated.level) >= 0 else None
+        sent = 0
+        for contact_id, channel in outbox.recipients(conn, alert.id):
+            payload = self._payload(updated, level, contact_id, resolved=True)
+            sent += outbox.enqueue(conn, updated, contact_id, channel, NotifyReason.RESOLVED, payload, now)
+        return AlertChange("resolved", updated, reason, sent)
+
+    def _payload(
+        self, alert: Alert, level: Level | None, contact_id: str, *, resolved: bool = False
+    ) -> dict[str, Any]:
+        """What the message is about, frozen at the moment it was decided (see alerts.render)."""
+        try:
+            contact = self.plan.contact(contact_id)
+            name, lang = contact.name, contact.lang
+        except KeyError:  # removed from the plan since it was notified
+            name, lang = contact_id, None
+        payload: dict[str, Any] = {
+            "brand": alert.brand,
+            "brand_name": self.brand_names.get(alert.brand, alert.brand),
+            "level": alert.level,
+            "level_name": level.name if level else alert.level,
+            "state": alert.state.value,
+            "evidence": alert.evidence,
+            "contact": contact_id,
+            "contact_name": name,
+            "lang": lang,
+            "drill": alert.drill,
+        }
+        if resolved:
+            payload["resolved_at"] = alert.resolved_at.isoformat() if alert.resolved_at else None
+            payload["resolved_by"] = alert.resolved_by
+        return payload
+
+    def _notify(
+        self,
+        conn: sa.Connection,
+        alert: Alert,
+        level: Level,
+        reason: NotifyReason,
+        now: datetime,
+        seq: int = 0,
+    ) -> int:
+        """Enqueue one notification per contact x channel of ``level``; returns rows added."""
+        added = 0
+        for contact_id in level.notify:
+            contact = self.plan.contact(contact_id)
+            for channel in contact.channels:
+                added += outbox.enqueue(
+                    conn,
+                    alert,
+                    contact_id,
+                    channel,
+                    reason,
+                    self._payload(alert, level, contact_id),
+                    now,
+                    seq=seq,
+                )
+        return added

@@ -1,0 +1,236 @@
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+
+import sqlalchemy as sa
+from prometheus_client import CollectorRegistry
+
+from alerts import outbox
+from alerts.engine import AlertEngine
+from alerts.plan import CrisisPlan, load_plan
+from alerts.records import alert_events, list_alerts
+from monitor.clock import FixedClock
+from monitor.metrics import Metrics
+from monitor.models import AlertState, NotifyReason
+
+from .conftest import NOTIFIERS, PLAN, add_history, add_mentions
+
+
+def _rows(store: sa.Engine, alert_id: int) -> list[tuple[str, str, str]]:
+    with store.connect() as conn:
+        return [(r.contact, r.channel, r.reason.value) for r in outbox.rows_for(conn, alert_id)]
+
+
+def _burst(store: sa.Engine, clock: FixedClock, negative: int, neutral: int = 5) -> None:
+    """A burst published over the last few minutes before now."""
+    add_mentions(
+        store,
+        "acme",
+        clock.now() - timedelta(minutes=4),
+        negative=negative,
+        neutral=neutral,
+        spread=timedelta(minutes=4),
+    )
+
+
+def _setup(store: sa.Engine, clock: FixedClock) -> None:
+    for brand in ("acme", "beta"):
+        add_history(store, brand, clock.now(), days=3, negative=2, neutral=2)
+    clock.advance(minutes=5)  # 09:05
+
+
+def test_a_burst_opens_exactly_one_alert_and_notifies_each_contact_channel(
+    store: sa.Engine, clock: FixedClock, plan: CrisisPlan
+) -> None:
+    _setup(store, clock)
+    registry = CollectorRegistry()
+    engine = AlertEngine(store, plan, clock, Metrics(registry), brand_names={"acme": "阿克米咖啡"})
+    assert engine.evaluate("acme") == [] and engine.evaluate("beta") == []  # quiet history: nothing
+
+    _burst(store, clock, negative=30)
+    [change] = engine.evaluate("acme")
+    alert = change.alert
+    assert change.action == "opened" and change.notifications == 2
+    assert (alert.brand, alert.level, alert.state) == ("acme", "warning", AlertState.FIRING)
+    assert alert.group_key == f"acme:{int(clock.now().timestamp())}"
+    assert alert.ack_deadline == clock.now() + timedelta(minutes=30)
+    ev = alert.evidence
+    assert ev["negative"] >= 30 and ev["baseline"] < 5 and ev["ratio"] >= 3 and 0 < ev["negative_share"] <= 1
+    assert len(ev["samples"]) == 5
+    assert all(
+        s["url"].startswith("https://weibo.example/") and s["author"] and "退款" in s["text"]
+        for s in ev["samples"]
+    )
+    assert sorted(_rows(store, alert.id)) == [
+        ("zhang-san", "console", "first"),
+        ("zhang-san", "hook", "first"),
+    ]
+    with store.connect() as conn:
+        [first] = outbox.rows_for(conn, alert.id)[:1]
+    assert first.payload["level_name"] == "预警" and first.payload["brand_name"] == "阿克米咖啡"
+    assert first.payload["contact_name"] == "张三" and first.payload["evidence"]["negative"] == ev["negative"]
+
+    # The incident goes on: more negatives, many evaluations, the same time twice.
+    for _ in range(10):
+        clock.advance(minutes=1)
+        add_mentions(store, "acme", clock.now() - timedelta(seconds=30), negative=1, neutral=8)
+        assert engine.evaluate("acme") == []
+        assert engine.evaluate("acme") == []
+    assert engine.evaluate("beta") == []
+    with store.connect() as conn:
+        alerts = list_alerts(conn)
+        assert [a.id for a in alerts] == [alert.id]
+        assert alerts[0].last_signal_at == clock.now()
+        assert len(alert_events(conn, alert.id)) == 1
+        assert outbox.backlog(conn)["pending"] == 2
+    assert (
+        registry.get_sample_value("brandpulse_alerts_raised_total", {"brand": "acme", "level": "warning"})
+        == 1
+    )
+
+
+def test_worse_signal_raises_the_level_and_notifies_the_new_contacts(
+    store: sa.Engine, clock: FixedClock, plan: CrisisPlan
+) -> None:
+    _setup(store, clock)
+    engine = AlertEngine(store, plan, clock)
+    _burst(store, clock, negative=20)
+    [opened] = engine.evaluate("acme")
+    assert opened.alert.level == "warning"
+    clock.advance(minutes=2)
+    _burst(store, clock, negative=80, neutral=0)
+    [raised] = engine.evaluate("acme")
+    assert raised.action == "raised" and raised.alert.id == opened.alert.id
+    assert (raised.alert.level, raised.alert.state) == ("crisis", AlertState.ESCALATED)
+    assert raised.alert.ack_deadline == clock.now() + timedelta(minutes=15)
+    assert raised.alert.evidence["negative"] >= 100
+    assert _rows(store, opened.alert.id)[2:] == [("li-si", "hook", "escalated")]
+    assert engine.evaluate("acme") == []  # same level again: no change, no new rows
+    with store.connect() as conn:
+        events = alert_events(conn, opened.alert.id)
+    assert [e["to_state"] for e in events] == ["firing", "escalated"]
+    assert events[1]["reason"].startswith("worse signal at level 'crisis'")
+
+
+def test_quiet_period_resolves_and_tells_whoever_was_told(
+    store: sa.Engine, clock: FixedClock, plan: CrisisPlan
+) -> None:
+    _setup(store, clock)
+    engine = AlertEngine(store, plan, clock)
+    _burst(store, clock, negative=25)
+    [opened] = engine.evaluate("acme")
+    clock.advance(minutes=3)
+    acked = engine.acknowledge(opened.alert.id, by="zhang-san", note="在处理")
+    assert acked.state is AlertState.ACKNOWLEDGED
+    # The burst leaves the window at 09:30; the last signal is the last evaluation before that.
+    last_signal = None
+    while clock.now() < opened.alert.opened_at + timedelta(hours=3):
+        changes = engine.evaluate("acme")
+        with store.connect() as conn:
+            [alert] = list_alerts(conn, brand="acme")
+        if changes:
+            break
+        last_signal = alert.last_signal_at
+        clock.advance(minutes=5)
+    [resolved] = changes
+    assert resolved.action == "resolved" and resolved.alert.resolved_by == "engine"
+    assert last_signal is not None and clock.now() - last_signal == timedelta(hours=1)
+    assert resolved.alert.state is AlertState.RESOLVED and resolved.notifications == 2
+    assert sorted(r for r in _rows(store, opened.alert.id) if r[2] == "resolved") == [
+        ("zhang-san", "console", "resolved"),
+        ("zhang-san", "hook", "resolved"),
+    ]
+    assert engine.evaluate("acme") == []  # history is quiet again: no new alert
+    with store.connect() as conn:
+        events = alert_events(conn, opened.alert.id)
+    assert [(e["to_state"], e["actor"]) for e in events] == [
+        ("firing", "engine"),
+        ("acknowledged", "zhang-san"),
+        ("resolved", "engine"),
+    ]
+    assert events[2]["reason"] == "no signal for 1h: back to baseline"
+
+
+def test_a_new_burst_after_resolution_is_a_new_incident(
+    store: sa.Engine, clock: FixedClock, plan: CrisisPlan
+) -> None:
+    _setup(store, clock)
+    engine = AlertEngine(store, plan, clock)
+    _burst(store, clock, negative=25)
+    [first] = engine.evaluate("acme")
+    engine.resolve(first.alert.id, by="zhang-san", reason="已回应")
+    assert sorted(r for r in _rows(store, first.alert.id) if r[2] == "resolved") == [
+        ("zhang-san", "console", "resolved"),
+        ("zhang-san", "hook", "resolved"),
+    ]
+    clock.advance(hours=2)
+    _burst(store, clock, negative=25)
+    [second] = engine.evaluate("acme")
+    assert second.action == "opened" and second.alert.id != first.alert.id
+    assert second.alert.group_key != first.alert.group_key
+
+
+def test_missed_ack_deadlines_escalate_level_by_level_then_repeat(
+    store: sa.Engine, clock: FixedClock
+) -> None:
+    data = copy.deepcopy(PLAN)
+    data["resolve_after"] = "1d"  # keep the alert open while nobody answers
+    plan = load_plan(data, notifier_ids=NOTIFIERS)
+    _setup(store, clock)
+    engine = AlertEngine(store, plan, clock)
+    _burst(store, clock, negative=25)
+    [opened] = engine.evaluate("acme")
+    t0 = clock.now()
+
+    clock.set(t0 + timedelta(minutes=29))
+    assert engine.evaluate("acme") == []
+    clock.set(t0 + timedelta(minutes=30))
+    [esc] = engine.evaluate("acme")
+    assert esc.action == "escalated" and (esc.alert.level, esc.alert.state) == (
+        "crisis",
+        AlertState.ESCALATED,
+    )
+    assert esc.alert.ack_deadline == clock.now() + timedelta(minutes=15)
+    assert esc.reason.startswith("not acknowledged within 30m")
+    assert engine.evaluate("acme") == []  # evaluated twice: no second escalation, no duplicate rows
+
+    clock.set(t0 + timedelta(minutes=45))
+    [esc2] = engine.evaluate("acme")
+    assert esc2.alert.level == "exec"
+
+    clock.set(t0 + timedelta(minutes=60))  # top level's deadline: remind, once
+    [rep] = engine.evaluate("acme")
+    assert rep.action == "repeated" and rep.notifications == 1
+    assert engine.evaluate("acme") == []
+    clock.set(t0 + timedelta(minutes=60, hours=3, seconds=59 * 60))
+    assert engine.evaluate("acme") == []
+    clock.set(t0 + timedelta(minutes=60, hours=4))  # repeat_every later: the second reminder
+    [rep2] = engine.evaluate("acme")
+    assert rep2.action == "repeated"
+
+    assert _rows(store, opened.alert.id) == [
+        ("zhang-san", "console", "first"),
+        ("zhang-san", "hook", "first"),
+        ("li-si", "hook", "escalated"),
+        ("wang-wu", "hook", "escalated"),
+        ("wang-wu", "hook", "repeat"),
+        ("wang-wu", "hook", "repeat"),
+    ]
+    with store.connect() as conn:
+        rows = outbox.rows_for(conn, opened.alert.id)
+        assert rows[3].payload["lang"] == "en" and rows[3].payload["level_name"] == "高管"
+        events = alert_events(conn, opened.alert.id)
+    assert [(e["to_state"], e["level"]) for e in events] == [
+        ("firing", "warning"),
+        ("escalated", "crisis"),
+        ("escalated", "exec"),
+    ]
+
+    # Acknowledged: reminders stop.
+    engine.acknowledge(opened.alert.id, by="wang-wu")
+    clock.advance(hours=8)
+    assert engine.evaluate("acme") == []
+    assert [r for r in _rows(store, opened.alert.id) if r[2] == NotifyReason.REPEAT.value] == [
+        ("wang-wu", "hook", "repeat")
+    ] * 2

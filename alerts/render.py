@@ -16,6 +16,8 @@ notification was decided, even if it is sent after a retry.
 
 from __future__ import annotations
 
+import os
+
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +30,8 @@ from monitor.models import Alert, NotifyReason
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "config" / "templates"
+# config/templates of the checkout, or of $BRANDPULSE_HOME where an installed package runs (Docker: /app)
+TEMPLATES_DIR = Path(os.environ.get("BRANDPULSE_HOME") or Path(__file__).resolve().parent.parent) / "config" / "templates"
 EXCERPT_CHARS = 120  # characters of a sample mention's text shown in a message
 
 HEADLINES = {
@@ -58,7 +61,7 @@ TEXTS = {
     "zh": {
         "drill": "[演练] ",
         "no_samples": "（无样例）",
-        "ack": "确认预警：brandpulse alerts ack {id} --by 您的名字",
+        "ack": "确认告警：brandpulse alerts ack {id} --by 您的名字",
         "ack_url": "或打开：{url}",
         "by_unknown": "未知",
     },
@@ -150,7 +153,7 @@ class Renderer:
         texts = TEXTS[lang]
         hint = texts["ack"].format(id=alert_id)
         if self.base_url:
-            hint += "\n" + texts["ack_url"].format(url=f"{self.base_url}/alerts/{alert_id}")
+            hint += "\n" + texts["ack_url"].format(url=f"{self.base_url}/api/v1/alerts/{alert_id}")
         return hint
 
     def render(

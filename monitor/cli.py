@@ -144,15 +144,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
-    from alerts import escalation, records
+    from alerts import records
+    from alerts.engine import AlertEngine
     from monitor.clock import SystemClock
+    from monitor.daemon import build_parts
     from monitor.store.engine import make_engine
     from monitor.store.migrate import upgrade
 
     config = _load(args.config)
     engine = make_engine(config.storage_url)
     upgrade(engine)
-    now = SystemClock().now()
     try:
         if args.action == "list":
             with engine.connect() as conn:
@@ -167,14 +168,20 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 events = records.alert_events(conn, args.id)
             print(json.dumps({"alert": dataclasses.asdict(alert), "events": events},
                              ensure_ascii=False, indent=2, default=str))
-        elif args.action == "ack":
-            with engine.begin() as conn:
-                alert = escalation.acknowledge(conn, args.id, by=args.by, now=now, note=args.note)
-            print(f"alert {alert.id} acknowledged by {args.by}")
-        elif args.action == "resolve":
-            with engine.begin() as conn:
-                alert = escalation.resolve(conn, args.id, by=args.by, now=now, reason=args.note or "resolved by hand")
-            print(f"alert {alert.id} resolved by {args.by}")
+        else:
+            # through the engine, so a manual resolve also queues "resolved" messages for everyone
+            # who was told about the alert (the daemon's dispatcher delivers them)
+            parts = build_parts(config, SystemClock())
+            for source, _ in parts.sources:
+                source.close()
+            assert parts.plan is not None
+            alert_engine = AlertEngine(engine, parts.plan, SystemClock())
+            if args.action == "ack":
+                alert = alert_engine.acknowledge(args.id, by=args.by, note=args.note)
+                print(f"alert {alert.id} acknowledged by {args.by}")
+            else:
+                alert = alert_engine.resolve(args.id, by=args.by, reason=args.note)
+                print(f"alert {alert.id} resolved by {args.by}")
     finally:
         engine.dispose()
     return 0

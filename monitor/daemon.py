@@ -119,7 +119,8 @@ class Daemon:
         self.processor = TextProcessor(config.brands, model=self.model, segmenter=segmenter, deduper=deduper)
         self.pipeline = Pipeline(self.engine, self.processor, self.metrics, self.clock)
         assert self.parts.plan is not None
-        self.alert_engine = AlertEngine(self.engine, self.parts.plan, self.clock, metrics=self.metrics)
+        self.alert_engine = AlertEngine(self.engine, self.parts.plan, self.clock, metrics=self.metrics,
+                                        brand_names={b.id: b.name for b in config.brands})
         self.dispatcher = Dispatcher(self.engine, self.parts.notifiers, self.clock, metrics=self.metrics,
                                      language=config.alerts.language, base_url=config.http.base_url)
         self.registry.register(StoreCollector(self.engine, [s.id for s, _ in self.parts.sources]))

@@ -94,7 +94,7 @@ def test_engine_to_receiver_delivered_once(
     body = req.json()
     assert body["alert"] == opened.alert.id and body["reason"] == "first" and body["contact"] == "zhang-san"
     assert "预警" in body["subject"] and f"brandpulse alerts ack {opened.alert.id}" in body["body"]
-    assert f"https://bp.example.com/alerts/{opened.alert.id}" in body["body"]
+    assert f"https://bp.example.com/api/v1/alerts/{opened.alert.id}" in body["body"]
     assert req.headers[IDEMPOTENCY_HEADER] == str(body["notification"])
     assert "预警" in capsys.readouterr().out  # the console channel printed it
     with store.connect() as conn:

@@ -47,7 +47,7 @@ PAYLOAD = {
 
 def test_chinese_first_notification_has_numbers_samples_and_ack_hint() -> None:
     msg = Renderer(base_url="https://bp.example.com/").render(ALERT, NotifyReason.FIRST, PAYLOAD)
-    assert msg.subject == "【预警】阿克米咖啡 负面舆情出现异常升高（预警 #12）"
+    assert msg.subject == "【预警】阿克米咖啡 负面舆情出现异常升高（告警 #12）"
     body = msg.body
     for part in (
         "张三，您好",
@@ -61,7 +61,7 @@ def test_chinese_first_notification_has_numbers_samples_and_ack_hint() -> None:
         "https://weibo.example/1",
         "- ?: 再也不买了",
         "brandpulse alerts ack 12 --by",
-        "https://bp.example.com/alerts/12",
+        "https://bp.example.com/api/v1/alerts/12",
     ):
         assert part in body, part
     long_line = next(line for line in body.splitlines() if "咖啡爱好者" in line)
@@ -87,7 +87,7 @@ def test_english_escalated_repeat_and_drill() -> None:
 def test_resolved_message() -> None:
     payload = {**PAYLOAD, "resolved_at": "2026-03-02T11:00:00+00:00", "resolved_by": "engine"}
     msg = Renderer().render(ALERT, "resolved", payload)
-    assert msg.subject == "【已解除】阿克米咖啡 负面舆情预警 #12（预警）"
+    assert msg.subject == "【已解除】阿克米咖啡 负面舆情告警 #12（预警）"
     assert "解除时间：2026-03-02 11:00 UTC（engine）" in msg.body and "ack" not in msg.body
 
 

@@ -18,8 +18,9 @@ from tests.acceptance.test_daemon import make_config, write_stream
 DATA = Path(__file__).resolve().parent.parent / "data" / "config"
 
 
-def brandpulse(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONUTF8": "1"}
+def brandpulse(*args: str, cwd: Path | None = None, timeout: float = 120,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONUTF8": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=cwd, env=env)
 
@@ -56,8 +57,11 @@ def test_check_config_bad_prints_one_line_each_and_exits_1(name: str, needle: st
 def test_check_config_shipped_files() -> None:
     root = Path(__file__).resolve().parent.parent.parent / "config"
     for name in ("demo.yaml", "brandpulse.example.yaml"):
-        out = brandpulse("check-config", str(root / name))
+        out = brandpulse("check-config", str(root / name), env={"BRANDPULSE_WEBHOOK_TOKEN": "t0ken"})
         assert out.returncode == 0, f"{name}: {out.stderr}"
+    # the webhook's token comes from the environment: missing, it is named (never a value)
+    out = brandpulse("check-config", str(root / "brandpulse.example.yaml"), env={"BRANDPULSE_WEBHOOK_TOKEN": ""})
+    assert out.returncode == 1 and "BRANDPULSE_WEBHOOK_TOKEN" in out.stderr
 
 
 def test_alerts_list_ack_resolve(tmp_path: Path, sqlite_url: str, http_server) -> None:

@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:9108)")
     p.add_argument("--data", default="brandpulse-data", help="folder for the demo database (default ./brandpulse-data)")
     p.add_argument("--once", action="store_true", help="ingest the whole demo stream, alert, exit")
+    p.add_argument("--keep", action="store_true",
+                   help="continue the previous demo run's database instead of replaying from scratch")
 
     p = sub.add_parser("check-config", help="validate a config file and its plan; print every problem")
     p.add_argument("file")
@@ -116,7 +118,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     config = _load(str(project_dir() / "config" / "demo.yaml"))
     data = Path(args.data).resolve()
     data.mkdir(parents=True, exist_ok=True)
-    config = dataclasses.replace(config, storage_url=f"sqlite:///{data / 'demo.db'}")
+    db = data / "demo.db"
+    if not args.keep:  # the demo replays its week on every run, so the crisis pages every time
+        for path in (db, db.with_name("demo.db-wal"), db.with_name("demo.db-shm")):
+            path.unlink(missing_ok=True)
+    config = dataclasses.replace(config, storage_url=f"sqlite:///{db}")
     return cmd_run(args, config)
 
 

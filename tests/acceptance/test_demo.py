@@ -89,3 +89,21 @@ def test_demo_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert demo.stop(signal.SIGINT) == 0
     rest = "".join(demo.seen) + "".join(demo.lines.queue)
     assert "Traceback" not in rest
+
+
+def test_demo_once_replays_from_scratch_each_run(tmp_path: Path) -> None:
+    """A newcomer who runs the demo twice sees the crisis page twice (--keep continues instead)."""
+    import json
+
+    env = {**os.environ, "PYTHONUTF8": "1"}
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-m", "monitor.cli", "demo", "--once", "--data", str(tmp_path)],
+                             capture_output=True, text=True, timeout=180, env=env)
+        assert out.returncode == 0, out.stderr
+        summary = json.loads(out.stdout.strip().splitlines()[-1])
+        assert summary["failed_polls"] == 0 and summary["stored"] > 2500
+        assert summary["notifications"] == 2  # 李四 and 张三 on the console, once each
+    kept = subprocess.run([sys.executable, "-m", "monitor.cli", "demo", "--once", "--keep", "--data", str(tmp_path)],
+                          capture_output=True, text=True, timeout=180, env=env)
+    assert kept.returncode == 0, kept.stderr
+    assert json.loads(kept.stdout.strip().splitlines()[-1]) == {"stored": 0, "failed_polls": 0, "notifications": 0}

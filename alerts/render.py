@@ -17,7 +17,6 @@ notification was decided, even if it is sent after a retry.
 from __future__ import annotations
 
 import os
-
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +30,9 @@ from monitor.models import Alert, NotifyReason
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 # config/templates of the checkout, or of $BRANDPULSE_HOME where an installed package runs (Docker: /app)
-TEMPLATES_DIR = Path(os.environ.get("BRANDPULSE_HOME") or Path(__file__).resolve().parent.parent) / "config" / "templates"
+TEMPLATES_DIR = (
+    Path(os.environ.get("BRANDPULSE_HOME") or Path(__file__).resolve().parent.parent) / "config" / "templates"
+)
 EXCERPT_CHARS = 120  # characters of a sample mention's text shown in a message
 
 HEADLINES = {

@@ -143,7 +143,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from nlp.train import train
 
     setup_logging("INFO")
-    out = Path(args.out) if args.out else None
+    from nlp.sentiment import SHIPPED_MODEL_DIR
+
+    out = Path(args.out) if args.out else SHIPPED_MODEL_DIR
     report = train(Path(args.data), out, include_english=args.include_english, sample=args.sample)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0

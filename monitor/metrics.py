@@ -42,7 +42,8 @@ class Metrics:
             "Fetched items not stored as mentions, by reason (no_brand, duplicate, near_duplicate, repost, ...).",
             ["source", "reason"], registry=registry)
         self.sentiment_score = Histogram(
-            f"{PREFIX}_sentiment_score", "Positive-sentiment probability of stored mentions (0 negative .. 1 positive).",
+            f"{PREFIX}_sentiment_score",
+            "Positive-sentiment probability of stored mentions (0 negative .. 1 positive).",
             ["brand"], buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0), registry=registry)
         self.polls = Counter(
             f"{PREFIX}_polls_total", "Source polls, by result (ok, error).", ["source", "result"], registry=registry)
@@ -62,7 +63,8 @@ class Metrics:
             f"{PREFIX}_alert_transitions_total", "Alert state changes, by brand, level and new state.",
             ["brand", "level", "state"], registry=registry)
         self.notifications = Counter(
-            f"{PREFIX}_notifications_total", "Notification attempts, by channel, reason and result (sent, retry, failed).",
+            f"{PREFIX}_notifications_total",
+            "Notification attempts, by channel, reason and result (sent, retry, failed).",
             ["channel", "reason", "result"], registry=registry)
         self.notify_duration = Histogram(
             f"{PREFIX}_notification_duration_seconds", "Time taken by one notifier call.", ["channel"],
@@ -110,7 +112,7 @@ class StoreCollector(Collector):
                     sa.select(schema.alerts.c.brand, schema.alerts.c.level, schema.alerts.c.state, sa.func.count())
                     .where(schema.alerts.c.state != "resolved")
                     .group_by(schema.alerts.c.brand, schema.alerts.c.level, schema.alerts.c.state)).all()
-                outbox = dict(conn.execute(
+                outbox: dict[str, int] = dict(conn.execute(
                     sa.select(schema.outbox.c.status, sa.func.count()).group_by(schema.outbox.c.status)).all())
         except sa.exc.SQLAlchemyError as exc:
             log.warning("metrics: store unreachable at scrape time: %s", str(exc).splitlines()[0])

@@ -86,7 +86,7 @@ class Pipeline:
 
         outcome = PollOutcome(sid, ok=True, fetched=len(result.items), stored=len(stored), more=result.more,
                               parse_errors=len(result.errors))
-        for item, reason in processed.dropped:
+        for _item, reason in processed.dropped:
             outcome.dropped[reason.value] += 1
         self._count(sid, stored, outcome)
         for i, perr in enumerate(result.errors):

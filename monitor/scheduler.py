@@ -76,14 +76,14 @@ class Scheduler:
     def add_source(self, source: Source, interval: float) -> None:
         slot = _SourceSlot(source, interval)
         self._slots[source.id] = slot
-        job = self._sched.every(interval).seconds.do(self._submit_poll, slot)
+        job = self._sched.every(interval).seconds.do(self._submit_poll, slot)  # type: ignore[arg-type]  # floats work
         # spread sources over their interval so they do not all poll in lockstep
         if job.next_run is not None:
             job.next_run += timedelta(seconds=random.uniform(0, defaults.POLL_JITTER * interval))
 
     def add_task(self, name: str, interval: float, fn: Callable[[], object]) -> None:
         self._tasks_busy[name] = False
-        self._sched.every(interval).seconds.do(self._submit_task, name, fn)
+        self._sched.every(interval).seconds.do(self._submit_task, name, fn)  # type: ignore[arg-type]
 
     # --- lifecycle ------------------------------------------------------------------------
 

@@ -206,7 +206,8 @@ def _errors_from_validation(exc: ValidationError, file: str) -> list[ConfigError
         msg = err["msg"].removeprefix("Value error, ")
         key = _key_path(loc)
         # a model-level message may carry its own "path: problem" prefix
-        if not key and ": " in msg and msg.split(": ", 1)[0].replace("[", "").replace("]", "").replace(".", "").isalnum():
+        head = msg.split(": ", 1)[0]
+        if not key and ": " in msg and re.fullmatch(r"[A-Za-z_][\w.\[\]]*", head):
             key, msg = msg.split(": ", 1)
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling against config/brandpulse.example.yaml)"

@@ -27,7 +27,7 @@ import math
 import random
 import statistics
 import sys
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -373,8 +373,8 @@ class Generator:
     def fill(self, template: str, brand: str | None, zh: bool = True) -> str:
         t = TEXTS.get(brand) if brand else None
         slots = {
-            "a": self.pick((t.aliases_zh if zh else t.aliases_en)) if t else "",
-            "p": self.pick((t.products_zh if zh else t.products_en)) if t else "",
+            "a": self.pick(t.aliases_zh if zh else t.aliases_en) if t else "",
+            "p": self.pick(t.products_zh if zh else t.products_en) if t else "",
             "other": self.pick(OTHER_ZH[brand]) if brand in OTHER_ZH else "",
             "place": self.pick(PLACES), "city": self.pick(CITIES_EN), "store": self.pick(STORES),
             "time": self.pick(TIMES), "who": self.pick(WHO), "who_en": self.pick(["mom", "my flatmate", "the kids", "grandma"]),
@@ -532,7 +532,6 @@ class Generator:
                                        None, "neu", kind="excluded", engagement=self.engagement(fol)))
 
     def burst(self) -> None:
-        spec = BRANDS[0]
         for i, negatives in enumerate(BURST_NEGATIVES):
             b0 = BURST_START + i * BUCKET
             span = int(min(BUCKET, END - b0).total_seconds())

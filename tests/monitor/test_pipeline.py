@@ -27,6 +27,7 @@ from nlp.sentiment import SentimentModel
 from sources import build_source
 
 BRANDS = [Brand("acme", "阿克米咖啡", ("阿克米", "ACME"))]
+EXPORT_OPTIONS = {"path": "export.jsonl", "fields": {"id": "id", "text": "text", "time": "time"}}
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +69,7 @@ def test_poll_stores_mentions_and_cursor_then_continues(tmp_path: Path, store, m
     export = tmp_path / "export.jsonl"
     write_rows(export, rows(0, 5) + ["{not json", {"id": "x", "time": "2026-01-01T00:00:00Z"}]
                + [{"id": "nb", "text": "今天天气不错，和品牌无关"}])
-    source = build_source("export", "file", {"path": "export.jsonl", "fields": {"id": "id", "text": "text", "time": "time"}},
-                          base_dir=tmp_path, clock=SystemClock())
+    source = build_source("export", "file", EXPORT_OPTIONS, base_dir=tmp_path, clock=SystemClock())
     pipeline, registry = make_pipeline(store, model)
 
     first = pipeline.poll(source)
@@ -90,8 +90,7 @@ def test_poll_stores_mentions_and_cursor_then_continues(tmp_path: Path, store, m
     source.close()
 
     # a restart: a new source and pipeline resume from the stored cursor, nothing repeats
-    source = build_source("export", "file", {"path": "export.jsonl", "fields": {"id": "id", "text": "text", "time": "time"}},
-                          base_dir=tmp_path, clock=SystemClock())
+    source = build_source("export", "file", EXPORT_OPTIONS, base_dir=tmp_path, clock=SystemClock())
     pipeline, _ = make_pipeline(store, model)
     third = pipeline.poll(source)
     assert third.ok and third.fetched == 0

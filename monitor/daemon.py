@@ -29,7 +29,7 @@ from alerts.plan import CrisisPlan, load_plan
 from monitor import __version__, defaults
 from monitor.api import ApiServer
 from monitor.clock import Clock, SystemClock
-from monitor.errors import BrandPulseError, ConfigError, ConfigErrors
+from monitor.errors import ConfigError, ConfigErrors
 from monitor.metrics import Metrics, StoreCollector
 from monitor.pipeline import Pipeline
 from monitor.scheduler import Scheduler, poll_until_drained
@@ -131,11 +131,7 @@ class Daemon:
     # --- the work -------------------------------------------------------------------------
 
     def evaluate_alerts(self) -> None:
-        for brand in self.config.brands:
-            try:
-                self.alert_engine.evaluate(brand.id)
-            except (BrandPulseError, sa.exc.SQLAlchemyError) as exc:
-                log.warning("brand=%s alert evaluation failed: %s", brand.id, str(exc).splitlines()[0])
+        self.alert_engine.evaluate_all([b.id for b in self.config.brands])
 
     def deliver(self) -> int:
         delivered = 0

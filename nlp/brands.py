@@ -103,13 +103,27 @@ class BrandMatcher:
 
     def match_detail(self, normalized_text: str, tokens: Sequence[str]) -> MatchDetail:
         text = _lower_same_length(normalized_text)
-        starts, ends = _token_bounds(text, tokens)
-        masks = {bid: _spans(text, phrases) for bid, phrases in self._exclusions.items()}
+        # Token bounds and exclusion spans are computed only once an alias occurs: most texts
+        # contain few of the configured aliases.
+        bounds: tuple[set[int], set[int]] | None = None
+        masks: dict[str, list[tuple[int, int]]] = {}
         best: dict[str, BrandMatch] = {}
         excluded: dict[str, BrandMatch] = {}
         for alias in self._aliases:
-            brand_masks = masks.get(alias.brand, [])
-            for start, end, on_bounds in _occurrences(text, alias, starts, ends):
+            if alias.latin is None:
+                if alias.key not in text:
+                    continue
+                if bounds is None:
+                    bounds = _token_bounds(text, tokens)
+                found = _occurrences(text, alias, *bounds)
+            else:
+                found = _occurrences(text, alias, _NO_BOUNDS, _NO_BOUNDS)
+                if not found:
+                    continue
+            brand_masks = masks.get(alias.brand)
+            if brand_masks is None:
+                brand_masks = masks[alias.brand] = _spans(text, self._exclusions.get(alias.brand, ()))
+            for start, end, on_bounds in found:
                 if any(ms <= start and end <= me for ms, me in brand_masks):
                     excluded.setdefault(alias.brand, BrandMatch(alias.brand, alias.written, start))
                     continue
@@ -121,6 +135,9 @@ class BrandMatcher:
         matches = sorted(best.values(), key=lambda m: (m.start, m.brand))
         masked = sorted((m for b, m in excluded.items() if b not in best), key=lambda m: (m.start, m.brand))
         return MatchDetail(matches, masked)
+
+
+_NO_BOUNDS: set[int] = set()  # Latin aliases do not use token bounds
 
 
 def _spans(text: str, phrases: Sequence[str]) -> list[tuple[int, int]]:
@@ -152,7 +169,9 @@ def _token_bounds(text: str, tokens: Sequence[str]) -> tuple[set[int], set[int]]
     ends: set[int] = set()
     pos = 0
     for tok in tokens:
-        t = _lower_same_length(tok)
+        t = tok.lower()
+        if len(t) != len(tok):
+            t = _lower_same_length(tok)
         i = text.find(t, pos)
         if i < 0:
             continue  # a token not from this text; ignore rather than misalign the rest

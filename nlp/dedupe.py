@@ -24,16 +24,16 @@ import heapq
 import itertools
 import re
 import threading
-from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
+import scipy.sparse as sp
 
 from monitor.defaults import DEDUPE_MAX_DISTANCE, DEDUPE_MIN_CHARS, DEDUPE_WINDOW_HOURS
 from monitor.models import DropReason
-from nlp.normalize import normalize, split_repost
+from nlp.normalize import TextForms
 
 MASK64 = (1 << 64) - 1
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -43,9 +43,14 @@ _WORD_RE = re.compile(r"\w+")
 
 def dedupe_text(text: str) -> str:
     """Normalised own words + root post of a repost chain (the form hashed for duplicates)."""
-    own, chain = split_repost(text)
-    parts = [own, chain[-1]] if chain else [own]
-    return normalize(" ".join(p for p in parts if p))
+    return dedupe_text_of(TextForms.of(text))
+
+
+def dedupe_text_of(forms: TextForms) -> str:
+    """:func:`dedupe_text` of the text ``forms`` was made from (no second clean/normalise pass
+    for the common text without a repost chain: it is then the normalised text itself)."""
+    parts = [forms.own, forms.chain[-1]] if forms.chain else [forms.own]
+    return forms.normalized_join(parts)
 
 
 def content_hash(dedupe_form: str) -> str:
@@ -53,33 +58,66 @@ def content_hash(dedupe_form: str) -> str:
     return hashlib.sha1(dedupe_form.encode("utf-8")).hexdigest()
 
 
-def _features(text: str) -> Counter[str]:
+def _features(text: str) -> list[str]:
+    """SimHash features of ``text``, repeated as often as they occur (the count is the weight)."""
     low = text.lower()
     if _CJK_RE.search(low):
         s = _DROP_RE.sub("", low)
         if len(s) < 3:
-            return Counter([s]) if s else Counter()
-        return Counter(s[i : i + 3] for i in range(len(s) - 2))
+            return [s] if s else []
+        return [s[i : i + 3] for i in range(len(s) - 2)]
     words = _WORD_RE.findall(low)
-    feats = Counter(words)
-    feats.update(f"{a} {b}" for a, b in itertools.pairwise(words))
-    return feats
+    return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+
+
+class _FeatureHashes(dict[str, int]):
+    """feature -> its 64-bit blake2b value, remembered (SimHash features repeat across posts:
+    common 3-grams, words). Cleared when full, so memory stays bounded (~15 MB)."""
+
+    limit = 100_000
+
+    def __missing__(self, feature: str) -> int:
+        value = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
+        if len(self) >= self.limit:
+            self.clear()
+        self[feature] = value
+        return value
+
+
+_FEATURE_HASHES = _FeatureHashes()
 
 
 def simhash(text: str) -> int:
-    """Unsigned 64-bit SimHash of ``text`` (0 for a text with no features)."""
-    feats = _features(text)
-    if not feats:
-        return 0
+    """Unsigned 64-bit SimHash of ``text`` (0 for a text with no features).
+
+    Each feature's hash is blake2b (8 bytes, little-endian), stable across processes and
+    versions: the values are stored with the mentions and compared after restarts.
+    """
+    return simhashes([text])[0]
+
+
+def simhashes(texts: Sequence[str]) -> list[int]:
+    """:func:`simhash` of each text, computed for the whole batch in a few numpy operations."""
+    feats = [_features(t) for t in texts]
+    sizes = np.fromiter(map(len, feats), dtype=np.int64, count=len(feats))
+    total = int(sizes.sum())
+    if total == 0:
+        return [0] * len(texts)
     hashes = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(f.encode("utf-8"), digest_size=8).digest(), "little") for f in feats),
-        dtype=np.uint64,
-        count=len(feats),
+        map(_FEATURE_HASHES.__getitem__, itertools.chain.from_iterable(feats)), dtype="<u8", count=total
     )
-    weights = np.fromiter(feats.values(), dtype=np.int64, count=len(feats))
-    bits = ((hashes[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).astype(np.int64)
-    votes = (weights[:, None] * (2 * bits - 1)).sum(axis=0)
-    return int(np.packbits(votes > 0, bitorder="little").view("<u8")[0])
+    # bits[i, j] = bit j of occurrence i's hash (byte order fixed by "<u8", bit order by "little")
+    bits = np.unpackbits(hashes.view(np.uint8).reshape(total, 8), axis=1, bitorder="little")
+    # ones[t, j] = occurrences in text t with bit j set (a feature counts once per occurrence).
+    # float64 sums of small integers are exact; the sparse product is one C loop for the batch.
+    indptr = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=indptr[1:])
+    occurrences = sp.csr_matrix((np.ones(total), np.arange(total), indptr), shape=(len(texts), total), dtype=np.float64)
+    ones = occurrences @ bits
+    # Vote per bit: +1 per occurrence with the bit set, -1 per occurrence without it.
+    votes = 2 * ones - sizes[:, None]
+    packed = np.packbits(votes > 0, axis=1, bitorder="little").view("<u8").ravel()
+    return [int(v) for v in packed.tolist()]  # a text without features votes 0 everywhere: 0
 
 
 @dataclass
@@ -151,14 +189,15 @@ class Deduper:
                 if key is not None and entry.key == key:
                     return None
                 return DropReason.DUPLICATE
+            bands = self._band_keys(simhash) if near else []
             if near:
-                for cid in self._candidates(simhash):
+                for cid in self._candidates(simhash, bands):
                     other = self._entries[cid]
                     if (other.simhash ^ simhash).bit_count() <= self.max_distance:
                         if key is not None and other.key == key:
                             return None
                         return DropReason.NEAR_DUPLICATE
-            self._add(_Entry(content_hash, simhash, ts, key, near))
+            self._add(_Entry(content_hash, simhash, ts, key, near), bands)
             return None
 
     def seed(self, records: Iterable[tuple]) -> int:
@@ -189,20 +228,20 @@ class Deduper:
     def _band_keys(self, simhash: int) -> list[tuple[int, int]]:
         return [(i, (simhash >> lo) & mask) for i, (lo, mask) in enumerate(self._bands)]
 
-    def _candidates(self, simhash: int) -> set[int]:
+    def _candidates(self, simhash: int, bands: list[tuple[int, int]] | None = None) -> set[int]:
         found: set[int] = set()
-        for bk in self._band_keys(simhash):
+        for bk in bands or self._band_keys(simhash):
             ids = self._index.get(bk)
             if ids:
                 found |= ids
         return found
 
-    def _add(self, entry: _Entry) -> None:
+    def _add(self, entry: _Entry, bands: list[tuple[int, int]] | None = None) -> None:
         eid = next(self._seq)
         self._entries[eid] = entry
         self._by_hash[entry.content_hash] = eid
         if entry.indexed:
-            for bk in self._band_keys(entry.simhash):
+            for bk in bands or self._band_keys(entry.simhash):
                 self._index.setdefault(bk, set()).add(eid)
         heapq.heappush(self._expiry, (entry.seen_at, eid))
         self._latest = max(self._latest, entry.seen_at)

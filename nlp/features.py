@@ -5,8 +5,9 @@
     counts = feats.counts(texts, token_lists)       # hashed raw counts (words 1-2, chars 1-3)
     X = feats.weigh(counts, idf_word, idf_char)     # sublinear tf * idf, L2 per block
 
-Hashing (sklearn HashingVectorizer with fixed, JSON-stored parameters) means no vocabulary is
-shipped and nothing is unpickled: the vectorizer is rebuilt from ``FeatureParams``.
+Hashing (the columns of sklearn's HashingVectorizer with fixed, JSON-stored parameters,
+computed batch-wise by nlp.hashing) means no vocabulary is shipped and nothing is unpickled:
+the features are rebuilt from ``FeatureParams``.
 
 Also here: language routing and the hand-written emoji/emoticon polarity table used for texts
 that are only symbols ("👍", "😡😡", ":(").
@@ -22,7 +23,8 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
+
+from nlp.hashing import NgramHasher
 
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _LATIN_RE = re.compile(r"[A-Za-z]")
@@ -96,8 +98,13 @@ _EMOJI_RE = re.compile("|".join(re.escape(k) for k in sorted(EMOJI_POLARITY, key
 EMOJI_SLOPE = 1.5  # logit per polarity point: one 👍 -> p=0.82, two 😡 -> p=0.05
 
 
+_EMOJI_FIRST = frozenset(k[0] for k in EMOJI_POLARITY)  # a text with none of these has no entry
+
+
 def emoji_total(text: str) -> float:
     """Summed table polarity of the emoji/emoticons in ``text``, clipped to -4..4."""
+    if _EMOJI_FIRST.isdisjoint(text):
+        return 0.0
     total = sum(EMOJI_POLARITY[m.group(0)] for m in _EMOJI_RE.finditer(text))
     return max(-4.0, min(4.0, total))
 
@@ -162,45 +169,52 @@ class Featurizer:
 
     def __init__(self, params: FeatureParams) -> None:
         self.params = params
-        common = {"alternate_sign": False, "norm": None, "dtype": np.float32, "lowercase": params.lowercase}
-        self._word = HashingVectorizer(
-            n_features=params.word_n_features,
-            analyzer="word",
-            token_pattern=r"\S+",
-            ngram_range=params.word_ngram,
-            **common,
-        )
-        self._char = HashingVectorizer(
-            n_features=params.char_n_features, analyzer="char", ngram_range=params.char_ngram, **common
-        )
+        self._word = NgramHasher(params.word_n_features, lowercase=params.lowercase)
+        self._char = NgramHasher(params.char_n_features, lowercase=params.lowercase)
 
-    def counts(
-        self, texts: Sequence[str], tokens: Sequence[Sequence[str]]
-    ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    def counts(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """Raw hashed counts: (words, chars), one row per text."""
         if len(texts) != len(tokens):
             raise ValueError(f"{len(texts)} texts but {len(tokens)} token lists")
-        joined = [" ".join(t for t in toks if t and not t.isspace()) for toks in tokens]
-        return self._word.transform(joined).tocsr(), self._char.transform(list(texts)).tocsr()
+        return (
+            self._word.word_counts(tokens, self.params.word_ngram),
+            self._char.char_counts(texts, self.params.char_ngram),
+        )
 
     def weigh(
         self, counts: tuple[sp.csr_matrix, sp.csr_matrix], idf_word: np.ndarray, idf_char: np.ndarray
     ) -> sp.csr_matrix:
         """Sublinear tf, times idf, L2-normalised per block, blocks side by side."""
-        blocks = []
-        for X, idf in ((counts[0], idf_word), (counts[1], idf_char)):
-            X = X.astype(np.float32, copy=True)
-            if self.params.sublinear_tf:
-                np.log(X.data, out=X.data)
-                X.data += 1.0
-            X = X @ sp.diags(idf.astype(np.float32))
-            X = sp.csr_matrix(X)
-            if self.params.norm == "l2":
-                norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
-                norms[norms == 0] = 1.0
-                X = sp.csr_matrix(sp.diags(1.0 / norms) @ X)
-            blocks.append(X)
-        return sp.hstack(blocks, format="csr", dtype=np.float32)
+        return sp.hstack(
+            [self._weigh_block(counts[0], idf_word), self._weigh_block(counts[1], idf_char)],
+            format="csr",
+            dtype=np.float32,
+        )
+
+    def _weigh_block(self, counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+        # Element-wise on the CSR arrays: the same float32 operations, in the same order, as the
+        # matrix form ``diags(1 / norms) @ (X @ diags(idf))`` with ``norms`` from
+        # ``X.multiply(X).sum(axis=1)`` (scipy sums a CSR row with np.add.reduceat), so the
+        # values are bit-for-bit those the shipped model was evaluated with, ~6x faster.
+        X = counts.astype(np.float32, copy=True)
+        X.sum_duplicates()  # canonical (sorted) rows, as the matrix products produced them
+        data = X.data
+        if self.params.sublinear_tf:
+            np.log(data, out=data)
+            data += 1.0
+        data *= idf.astype(np.float32)[X.indices]
+        X.eliminate_zeros()  # a sparse product keeps no explicit zeros
+        if self.params.norm == "l2":
+            lengths = np.diff(X.indptr)
+            filled = np.flatnonzero(lengths)
+            norms = np.zeros(X.shape[0], dtype=np.float32)
+            if filled.size:
+                norms[filled] = np.add.reduceat(X.data * X.data, X.indptr[filled])
+            norms = np.sqrt(norms)
+            norms[norms == 0] = 1.0
+            X.data *= np.repeat(1.0 / norms, lengths)
+            X.eliminate_zeros()
+        return X
 
 
 def idf_from_counts(X: sp.csr_matrix) -> np.ndarray:

@@ -19,6 +19,9 @@ import html
 import re
 import threading
 import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import opencc
 
@@ -57,18 +60,46 @@ _BARE_REPOST = frozenset(
 _TRIM_CHARS = " \t\r\n.,!?;:~·。，！？；：…、'\"“”‘’()（）[]【】-—_/|"
 
 
-def _t2s_chars(converter: opencc.OpenCC) -> frozenset[str]:
-    """Every character that begins or occurs in a t2s dictionary key.
+def _first_value(value: str) -> str:
+    # OpenCC dictionary values list candidates separated by spaces; the converter uses the first.
+    return value.split(" ")[0]
 
-    A text with none of them cannot change under conversion, so skipping it is exact,
-    not a heuristic: every dictionary key needs at least one of these characters to match.
+
+def _t2s_triggers(converter: opencc.OpenCC) -> frozenset[str]:
+    """Characters a text must contain for the t2s conversion to change it.
+
+    The converter replaces dictionary keys found in the text by their (first) value. A key
+    whose value is the key itself changes nothing, so a text changes only if it contains a
+    *changing* key, and then it contains every character of that key. The set holds every
+    single-character changing key (華, 為, ...) and, for each multi-character changing key
+    that contains none of those (回覆 -> 回复: 回 and 覆 each map to themselves), one of its
+    characters, chosen greedily to cover many such keys and preferring characters outside
+    GB2312, which are rare in Simplified text (衹 for 衹得, never 得). A text with none of
+    them is returned unchanged by the converter, so skipping it is exact, not a heuristic.
+
+    Characters that only map to themselves (一, 上, 不, ... appear in phrase keys) are not in
+    the set: the old test on "any character of any key" sent most Simplified posts through
+    the (slow, pure-Python) converter for nothing.
     """
-    chars: set[str] = set()
+    changing: list[str] = []
     for _max_len, _min_len, mapping in converter.dict_cache.values():
-        for key in mapping:
-            chars.update(key)
-    # ASCII never converts; keeping it out makes the set test cheap for English text.
-    return frozenset(c for c in chars if ord(c) > 0x7F)
+        changing.extend(key for key, value in mapping.items() if _first_value(value) != key)
+    chars = {key for key in changing if len(key) == 1}
+    uncovered = [key for key in changing if len(key) > 1 and chars.isdisjoint(key)]
+    while uncovered:
+        counts = Counter(c for key in uncovered for c in set(key))
+        best = min(counts, key=lambda c: (_in_gb2312(c), -counts[c], c))
+        chars.add(best)
+        uncovered = [key for key in uncovered if best not in key]
+    return frozenset(chars)
+
+
+def _in_gb2312(char: str) -> bool:
+    try:
+        char.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _T2S:
@@ -76,19 +107,29 @@ class _T2S:
 
     _lock = threading.Lock()
     _converter: opencc.OpenCC | None = None
-    _chars: frozenset[str] = frozenset()
+    _triggers: frozenset[str] = frozenset()
 
     @classmethod
-    def convert(cls, text: str) -> str:
+    def converter(cls) -> opencc.OpenCC:
         if cls._converter is None:
             with cls._lock:
                 if cls._converter is None:
                     conv = opencc.OpenCC("t2s")
-                    cls._chars = _t2s_chars(conv)
+                    cls._triggers = _t2s_triggers(conv)
                     cls._converter = conv
-        if cls._chars.isdisjoint(text):  # hot path: already Simplified, or no Chinese at all
+        return cls._converter
+
+    @classmethod
+    def triggers(cls) -> frozenset[str]:
+        cls.converter()
+        return cls._triggers
+
+    @classmethod
+    def convert(cls, text: str) -> str:
+        conv = cls._converter or cls.converter()
+        if cls._triggers.isdisjoint(text):  # hot path: already Simplified, or no Chinese at all
             return text
-        return cls._converter.convert(text)
+        return conv.convert(text)
 
 
 def to_simplified(text: str) -> str:
@@ -120,10 +161,73 @@ def normalize(text: str) -> str:
     "@name" reduced to "name" (a tagged brand account still names the brand), whitespace
     collapsed, Traditional converted to Simplified.
     """
-    text = clean(text)
-    if "@" in text:
-        text = _MENTION_RE.sub("", text)
-    return to_simplified(text)
+    return _finish(clean(text))
+
+
+def _finish(cleaned: str) -> str:
+    """normalize() after clean(): drop the @ of @-mentions, Traditional -> Simplified."""
+    if "@" in cleaned:
+        cleaned = _MENTION_RE.sub("", cleaned)
+    return to_simplified(cleaned)
+
+
+def _clean_is_stable(cleaned: str) -> bool:
+    """True when clean() would return ``cleaned`` (an output of clean()) unchanged.
+
+    A second clean() can only change its own output through a tag or entity that NFKC or
+    unescaping produced ("&lt;b&gt;", "＜b＞") or through NFKC recomposing characters that a
+    removed zero-width character had kept apart. Its URL, whitespace and zero-width steps
+    find nothing left to do.
+    """
+    return "<" not in cleaned and "&" not in cleaned and unicodedata.is_normalized("NFKC", cleaned)
+
+
+@dataclass(frozen=True)
+class TextForms:
+    """The forms of one text, computed once and shared by matching, dedupe and scoring.
+
+        forms = TextForms.of("同感//@小王: 華為太贵了")
+        forms.normalized       # '同感//小王: 华为太贵了'     == normalize(text)
+        forms.own, forms.chain # '同感', ('華為太贵了',)      == split_repost(text)
+        forms.repost_only      # False                      == is_repost_only(text)
+        forms.scoring_text()   # normalize(forms.normalized), what SentimentModel reads
+
+    Each attribute equals what the module-level function returns for the same text; the
+    point is to run clean() once per text instead of once per use.
+    """
+
+    cleaned: str
+    normalized: str
+    own: str
+    chain: tuple[str, ...]
+    stable: bool  # clean(cleaned) == cleaned (see _clean_is_stable)
+
+    @classmethod
+    def of(cls, text: str) -> TextForms:
+        cleaned = clean(text)
+        own, chain = _split_cleaned(cleaned)
+        return cls(cleaned, _finish(cleaned), own, tuple(chain), _clean_is_stable(cleaned))
+
+    @property
+    def repost_only(self) -> bool:
+        return _repost_only(self.own, self.chain)
+
+    def scoring_text(self) -> str:
+        """normalize(self.normalized), without the work when it cannot change anything.
+
+        When normalisation only cleaned the text (no @-sign dropped, nothing converted) and the
+        cleaned text is stable under clean(), normalising it again returns it unchanged.
+        """
+        if self.stable and self.normalized == self.cleaned:
+            return self.normalized
+        return normalize(self.normalized)
+
+    def normalized_join(self, parts: Sequence[str]) -> str:
+        """normalize(" ".join(parts)) for parts taken from this text's own words and chain."""
+        joined = " ".join(p for p in parts if p)
+        if self.stable and joined == self.cleaned:
+            return self.normalized  # normalize(cleaned) == _finish(clean(cleaned)) == _finish(cleaned)
+        return normalize(joined)
 
 
 def split_repost(text: str) -> tuple[str, list[str]]:
@@ -132,7 +236,10 @@ def split_repost(text: str) -> tuple[str, list[str]]:
     Returns ``(own, chain)`` where ``chain`` lists the quoted hops, nearest first, each
     without its ``//@name:`` / ``RT @name:`` marker. The last element is the original post.
     """
-    text = clean(text)
+    return _split_cleaned(clean(text))
+
+
+def _split_cleaned(text: str) -> tuple[str, list[str]]:
     cuts = [(m.start(), m.end()) for m in _CHAIN_RE.finditer(text)]
     cuts += [(m.start(), m.end()) for m in _RT_RE.finditer(text)]
     if not cuts:
@@ -154,7 +261,10 @@ def strip_repost_chain(text: str) -> str:
 def is_repost_only(text: str) -> bool:
     """True for a bare repost: a marker ("转发微博", "Repost", "RT @x:", "//@x:" chain) and no
     new words of the reposter's own. A text with no repost marker at all is never a repost."""
-    own, chain = split_repost(text)
+    return _repost_only(*split_repost(text))
+
+
+def _repost_only(own: str, chain: Sequence[str]) -> bool:
     bare = own.lower().strip(_TRIM_CHARS) in _BARE_REPOST
     if chain:
         return bare

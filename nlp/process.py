@@ -10,6 +10,10 @@ monitor.pipeline calls.
 Per item: join title and body -> normalise -> bare repost? (REPOST) -> empty? (EMPTY) ->
 tokens -> brand match (NO_BRAND, or EXCLUDED when an alias only occurred inside an exclusion)
 -> dedupe (DUPLICATE / NEAR_DUPLICATE) -> sentiment for all survivors in one batch.
+
+Each text is cleaned and normalised once (``TextForms``) and tokenised once; the normalised
+text and the tokens are shared by brand matching, dedupe and the sentiment model, and SimHash
+and sentiment features are computed per batch rather than per item.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ from datetime import datetime
 
 from monitor.models import Brand, DropReason, Mention, RawItem
 from nlp.brands import BrandMatcher
-from nlp.dedupe import Deduper, content_hash, dedupe_text, simhash
+from nlp.dedupe import Deduper, content_hash, dedupe_text_of, simhashes
 from nlp.features import SYMBOL
-from nlp.normalize import is_repost_only, normalize
+from nlp.normalize import TextForms
 from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel
 
@@ -41,11 +45,11 @@ class ProcessResult:
 class _Pending:
     item: RawItem
     original: str
-    normalized: str
+    scoring_text: str  # normalize(normalized), what the sentiment model reads
     tokens: list[str]
     detail_matches: tuple
-    chash: str
-    shash: int
+    chash: str = ""  # set after the batch is hashed
+    shash: int = 0
 
 
 def original_text(item: RawItem) -> str:
@@ -82,23 +86,36 @@ class TextProcessor:
 
     def process(self, items: Sequence[RawItem], fetched_at: datetime) -> ProcessResult:
         result = ProcessResult()
+        dropped: list[tuple[int, RawItem, DropReason]] = []
+        matched: list[tuple[int, _Pending, str]] = []  # (item index, pending, dedupe text)
+        for i, item in enumerate(items):
+            reason, prepared = self._prepare(item)
+            if prepared is not None:
+                matched.append((i, *prepared))
+            elif reason is not None:
+                dropped.append((i, item, reason))
+        # Hash the survivors as one batch, then decide duplicates in item order under the lock.
+        canons = [canon for _i, _p, canon in matched]
+        shashes = simhashes(canons)
         pending: list[_Pending] = []
         with self._lock:
-            for item in items:
-                reason, p = self._prepare(item, fetched_at)
-                if reason is not None:
-                    result.dropped.append((item, reason))
-                    log.debug(
-                        "item dropped source=%s id=%s reason=%s",
-                        item.source_id,
-                        item.external_id,
-                        reason.value,
-                    )
-                elif p is not None:
+            for (i, p, canon), shash in zip(matched, shashes, strict=True):
+                p.chash, p.shash = content_hash(canon), shash
+                key = (p.item.source_id, p.item.external_id)
+                reason = self.deduper.check(p.chash, shash, seen_at=fetched_at, length=len(canon), key=key)
+                if reason is None:
                     pending.append(p)
+                else:
+                    dropped.append((i, p.item, reason))
+        dropped.sort(key=lambda d: d[0])
+        for _i, item, reason in dropped:
+            result.dropped.append((item, reason))
+            log.debug("item dropped source=%s id=%s reason=%s", item.source_id, item.external_id, reason.value)
         if not pending:
             return result
-        scored = self.model.score_detail([p.normalized for p in pending], [p.tokens for p in pending])
+        scored = self.model.score_detail(
+            [p.scoring_text for p in pending], [p.tokens for p in pending], normalized=True
+        )
         sentiments = [self.model.to_sentiment(prob) for prob, _lang in scored]
         for p, (_prob, lang), sentiment in zip(pending, scored, sentiments, strict=True):
             matches = p.detail_matches
@@ -127,23 +144,19 @@ class TextProcessor:
             )
         return result
 
-    def _prepare(self, item: RawItem, fetched_at: datetime) -> tuple[DropReason | None, _Pending | None]:
+    def _prepare(self, item: RawItem) -> tuple[DropReason | None, tuple[_Pending, str] | None]:
+        """Normalise, tokenise and match one item: its drop reason, or (pending, dedupe text)."""
         original = original_text(item)
-        normalized = normalize(original)
+        # One clean/normalise pass per item; matching, dedupe and scoring share its forms.
+        forms = TextForms.of(original)
+        normalized = forms.normalized
         if not normalized:
             return DropReason.EMPTY, None
-        if is_repost_only(original):
+        if forms.repost_only:
             return DropReason.REPOST, None
         tokens = self.segmenter.tokens(normalized)
         detail = self.matcher.match_detail(normalized, tokens)
         if not detail.matches:
             return (DropReason.EXCLUDED if detail.excluded else DropReason.NO_BRAND), None
-        canon = dedupe_text(original)
-        chash = content_hash(canon)
-        shash = simhash(canon)
-        reason = self.deduper.check(
-            chash, shash, seen_at=fetched_at, length=len(canon), key=(item.source_id, item.external_id)
-        )
-        if reason is not None:
-            return reason, None
-        return None, _Pending(item, original, normalized, tokens, tuple(detail.matches), chash, shash)
+        pending = _Pending(item, original, forms.scoring_text(), tokens, tuple(detail.matches))
+        return None, (pending, dedupe_text_of(forms))

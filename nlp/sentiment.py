@@ -111,9 +111,7 @@ class SentimentModel:
         self.idf_word = arrays["idf_word"].astype(np.float32).ravel()
         self.idf_char = arrays["idf_char"].astype(np.float32).ravel()
         cal = meta.get("calibration") or {"kind": "none"}
-        self.cal_a, self.cal_b = (
-            (float(cal["a"]), float(cal["b"])) if cal.get("kind") == "platt" else (1.0, 0.0)
-        )
+        self.cal_a, self.cal_b = (float(cal["a"]), float(cal["b"])) if cal.get("kind") == "platt" else (1.0, 0.0)
         self.english_path: str = str(meta.get("english", {}).get("path", "vader"))
         lo, hi = neutral_band
         if not 0.0 <= lo <= hi <= 1.0:
@@ -142,9 +140,7 @@ class SentimentModel:
         try:
             raw = meta_path.read_bytes()
         except OSError as exc:
-            raise ModelError(
-                f"cannot read model metadata: {exc.strerror or exc}", path=str(meta_path)
-            ) from exc
+            raise ModelError(f"cannot read model metadata: {exc.strerror or exc}", path=str(meta_path)) from exc
         try:
             meta = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -155,9 +151,7 @@ class SentimentModel:
         try:
             blob = weights_path.read_bytes()
         except OSError as exc:
-            raise ModelError(
-                f"cannot read model weights: {exc.strerror or exc}", path=str(weights_path)
-            ) from exc
+            raise ModelError(f"cannot read model weights: {exc.strerror or exc}", path=str(weights_path)) from exc
         want = meta.get("weights_sha256")
         if want and hashlib.sha256(blob).hexdigest() != want:
             raise ModelError(
@@ -169,13 +163,9 @@ class SentimentModel:
             band = neutral_band or tuple(meta.get("neutral_band", NEUTRAL_BAND))
             model = cls(path=root, meta=meta, arrays=arrays, neutral_band=band, segmenter=segmenter)  # type: ignore[arg-type]
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ModelError(
-                f"model.json is incomplete or inconsistent: {exc!r}", path=str(meta_path)
-            ) from exc
+            raise ModelError(f"model.json is incomplete or inconsistent: {exc!r}", path=str(meta_path)) from exc
         model._check_shapes(weights_path)
-        log.info(
-            "sentiment model loaded path=%s version=%s english=%s", root, model.version, model.english_path
-        )
+        log.info("sentiment model loaded path=%s version=%s english=%s", root, model.version, model.english_path)
         return model
 
     def _check_shapes(self, weights_path: Path) -> None:
@@ -198,12 +188,20 @@ class SentimentModel:
         return [self.to_sentiment(p) for p, _lang in self.score_detail(texts, tokens)]
 
     def score_detail(
-        self, texts: Sequence[str], tokens: Sequence[Sequence[str]] | None = None
+        self,
+        texts: Sequence[str],
+        tokens: Sequence[Sequence[str]] | None = None,
+        *,
+        normalized: bool = False,
     ) -> list[tuple[float, str]]:
-        """(P(positive), route) per text: route is "zh", "en" or "symbol"."""
+        """(P(positive), route) per text: route is "zh", "en" or "symbol".
+
+        Each text is read as ``normalize(text)``. ``normalized=True`` says the caller already
+        did that (TextProcessor passes ``TextForms.scoring_text()``), so it is not redone.
+        """
         if tokens is not None and len(tokens) != len(texts):
             raise ValueError(f"{len(texts)} texts but {len(tokens)} token lists")
-        texts = [normalize(t) for t in texts]  # idempotent for already normalised text
+        texts = list(texts) if normalized else [normalize(t) for t in texts]
         routes = [route(t) for t in texts]
         probs = [0.5] * len(texts)
         linear = [i for i, r in enumerate(routes) if r == ZH or (r == EN and self.english_path == "model")]

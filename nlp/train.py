@@ -78,9 +78,7 @@ def _evaluate(probs: Sequence[float], labels: Sequence[int], band: tuple[float, 
         "accuracy": round(float(accuracy_score(y, pred)), 4),
         "macro_f1": round(float(f1_score(y, pred, average="macro")), 4),
         "neutral_fraction": round(float(inside.mean()), 4),
-        "accuracy_outside_band": round(float((pred[outside] == y[outside]).mean()), 4)
-        if outside.any()
-        else None,
+        "accuracy_outside_band": round(float((pred[outside] == y[outside]).mean()), 4) if outside.any() else None,
     }
 
 
@@ -172,9 +170,7 @@ def train(
         "sample_per_set": sample,
         "weights_sha256": hashlib.sha256(weights_path.read_bytes()).hexdigest(),
     }
-    (out_dir / "model.json").write_text(
-        json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
+    (out_dir / "model.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     # Evaluate the artifact as the daemon will load it, so the scores describe what ships.
     model = SentimentModel.load(out_dir, segmenter=seg)
@@ -194,9 +190,7 @@ def train(
             dev[name] = {**_evaluate(probs, y, model.neutral_band), "scorer": "linear"}
         log.info("dev scores set=%s %s", name, dev[name])
     meta["dev_scores"] = dev
-    (out_dir / "model.json").write_text(
-        json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
+    (out_dir / "model.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     size = sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file())
     report = {
         "version": version,
@@ -221,9 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--c", type=float, default=C)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
-    report = train(
-        args.data_dir, args.out_dir, include_english=args.include_english, sample=args.sample, c=args.c
-    )
+    report = train(args.data_dir, args.out_dir, include_english=args.include_english, sample=args.sample, c=args.c)
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import hashlib
+import itertools
+import re
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from monitor.models import DropReason
-from nlp.dedupe import Deduper, content_hash, dedupe_text, simhash
+from nlp.dedupe import Deduper, content_hash, dedupe_text, dedupe_text_of, simhash, simhashes
+from nlp.normalize import TextForms, normalize, split_repost
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -129,3 +134,59 @@ def test_bad_parameters() -> None:
         Deduper(0, 3, 12)
     with pytest.raises(ValueError):
         Deduper(24, 64, 12)
+
+
+# --- SimHash values are stored: the batch implementation must keep them bit for bit ---
+
+
+def reference_simhash(text: str) -> int:
+    """The original per-text algorithm: weighted bit votes of blake2b feature hashes."""
+    low = text.lower()
+    if re.search(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", low):
+        s = re.sub(r"[\s\W_]+", "", low)
+        feats = Counter([s]) if 0 < len(s) < 3 else Counter(s[i : i + 3] for i in range(len(s) - 2))
+    else:
+        words = re.findall(r"\w+", low)
+        feats = Counter(words)
+        feats.update(f"{a} {b}" for a, b in itertools.pairwise(words))
+    votes = [0] * 64
+    for feature, weight in feats.items():
+        h = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
+        for bit in range(64):
+            votes[bit] += weight if (h >> bit) & 1 else -weight
+    return sum(1 << bit for bit in range(64) if votes[bit] > 0)
+
+
+SIMHASH_TEXTS = [
+    ORIGINAL,
+    *DISTINCT,
+    "Loving the new ACME Coffee cold brew, best in town! ACME coffee, ACME coffee.",
+    "好好好好好好好好好",  # repeated features: weight > 1
+    "ab",
+    "",
+    "!!! ...",
+    "同感//@小王: 阿克米咖啡太难喝",
+]
+
+
+def test_simhash_values_are_pinned() -> None:
+    assert simhash(ORIGINAL) == 16214741792392047659
+    assert simhash("Loving the new ACME Coffee cold brew, best in town!") == 4075803266653597809
+    assert simhash("ab") == 9804581064242713102
+
+
+def test_batch_simhash_equals_the_reference_algorithm() -> None:
+    texts = SIMHASH_TEXTS + [dedupe_text(t) for t in SIMHASH_TEXTS]
+    expected = [reference_simhash(t) for t in texts]
+    assert simhashes(texts) == expected
+    assert [simhash(t) for t in texts] == expected
+    assert simhashes([]) == [] and simhashes(["", ""]) == [0, 0]
+
+
+def test_dedupe_text_of_forms_equals_dedupe_text() -> None:
+    for text in SIMHASH_TEXTS + ["&lt;b&gt;阿克米", "e\u200b\u0301 阿克米", "同感//@a: 对//@b: 華為太贵了"]:
+        own, chain = split_repost(text)
+        parts = [own, chain[-1]] if chain else [own]
+        expected = normalize(" ".join(p for p in parts if p))
+        assert dedupe_text(text) == expected
+        assert dedupe_text_of(TextForms.of(text)) == expected

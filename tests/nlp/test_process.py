@@ -6,6 +6,7 @@ import pytest
 
 from monitor.models import DropReason, RawItem, SentimentLabel
 from nlp.dedupe import Deduper
+from nlp.normalize import normalize
 from nlp.process import TextProcessor
 from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel
@@ -96,3 +97,35 @@ def test_seeded_deduper_drops_what_the_store_already_has(shipped_model: Sentimen
 
 def test_empty_batch(processor: TextProcessor) -> None:
     assert processor.process([], fetched_at=FETCHED).mentions == []
+
+
+def test_drops_are_reported_in_item_order(processor: TextProcessor) -> None:
+    text = "阿克米咖啡的外卖送到已经凉了，客服也打不通，太失望了"
+    items = [
+        item("1", text),
+        item("2", "今天天气不错，出去走走"),
+        item("3", text),  # a duplicate, decided after the batch is hashed
+        item("4", "   "),
+        item("5", "阿克米咖啡的冰美式真好喝，天天都想喝"),
+        item("6", "转发微博"),
+    ]
+    result = processor.process(items, fetched_at=FETCHED)
+    assert [(it.external_id, reason) for it, reason in result.dropped] == [
+        ("2", DropReason.NO_BRAND),
+        ("3", DropReason.DUPLICATE),
+        ("4", DropReason.EMPTY),
+        ("6", DropReason.REPOST),
+    ]
+    assert [m.external_id for m in result.mentions] == ["1", "5"]
+
+
+def test_scores_equal_scoring_the_normalised_text(processor: TextProcessor, shipped_model: SentimentModel) -> None:
+    # Texts that a second normalize() still changes: the processor must score what
+    # score_detail(normalised text) reads, without re-normalising every text itself.
+    texts = ["@@阿克米 太难喝了", "&lt;b&gt;阿克米&lt;/b&gt; 真好喝", "華為手機拍照很棒 👍", "阿克米咖啡一般般"]
+    result = processor.process([item(str(i), t) for i, t in enumerate(texts)], fetched_at=FETCHED)
+    normalized = [normalize(t) for t in texts]
+    tokens = [processor.segmenter.tokens(n) for n in normalized]
+    expected = [shipped_model.to_sentiment(p) for p, _ in shipped_model.score_detail(normalized, tokens)]
+    assert [m.sentiment for m in result.mentions] == expected
+    assert [m.tokens for m in result.mentions] == [tuple(t) for t in tokens]

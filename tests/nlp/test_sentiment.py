@@ -80,9 +80,7 @@ def test_neutral_band_configurable_at_load(segmenter: Segmenter) -> None:
         SentimentModel.load(neutral_band=(0.7, 0.3), segmenter=segmenter)
 
 
-def test_batch_with_precomputed_tokens_matches_unbatched(
-    shipped_model: SentimentModel, segmenter: Segmenter
-) -> None:
+def test_batch_with_precomputed_tokens_matches_unbatched(shipped_model: SentimentModel, segmenter: Segmenter) -> None:
     texts = ["外卖很好吃", "配送太慢了", "Great coffee", "😊"] * 3
     toks = [segmenter.tokens(t) for t in texts]
     batched = shipped_model.score(texts, toks)

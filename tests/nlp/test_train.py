@@ -32,9 +32,7 @@ def test_train_small_sample_and_load(tmp_path: Path, segmenter: Segmenter) -> No
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "ChnSentiCorp" in card and "VADER" in card and "CC BY-NC-SA" in card
     with np.load(out / "weights.npz", allow_pickle=False) as npz:
-        assert npz["coef"].shape == (
-            meta["features"]["word_n_features"] + meta["features"]["char_n_features"],
-        )
+        assert npz["coef"].shape == (meta["features"]["word_n_features"] + meta["features"]["char_n_features"],)
     model = SentimentModel.load(out, segmenter=segmenter)
     assert model.version == report["version"]
     assert model.score(["送餐太慢了，饭都凉了，差评"])[0].label is SentimentLabel.NEGATIVE

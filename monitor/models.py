@@ -6,6 +6,7 @@ depend on it without depending on each other.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -31,6 +32,30 @@ class RawItem:
     author_followers: int | None = None  # the author's reach, when the export carries it
     platform: str | None = None  # weibo, douyin, rss, ...
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        # Exports can carry lone surrogates (JSON "\ud800"), which no UTF-8 store accepts; one
+        # such post would fail every poll and stall its source. Replace them with U+FFFD here,
+        # once, so every later stage sees valid text.
+        for name in _SCRUBBED_FIELDS:
+            value = getattr(self, name)
+            if value is not None and not value.isascii():
+                clean = scrub_surrogates(value)
+                if clean is not value:
+                    object.__setattr__(self, name, clean)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SCRUBBED_FIELDS = ("source_id", "external_id", "text", "url", "author", "title", "platform")
+
+
+def scrub_surrogates(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD (the same object when there are none)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
 
 
 class SentimentLabel(str, Enum):

@@ -126,3 +126,20 @@ def test_failing_source_logs_start_change_and_recovery_once(tmp_path: Path, stor
         state = {s["source_id"]: s for s in cursors.source_states(conn)}["news"]
     assert state["consecutive_failures"] == 0 and state["last_success_at"] is not None
     source.close()
+
+
+def test_lone_surrogate_in_an_export_does_not_stall_the_source(tmp_path: Path, store, model) -> None:
+    """A JSON escape like "\\ud800" decodes to a lone surrogate that UTF-8 cannot encode; the
+    mention is kept (with U+FFFD) and the source moves on."""
+    export = tmp_path / "export.jsonl"
+    export.write_text('{"id": "s1", "text": "阿克米咖啡 broken \\ud800 text", "time": "2026-03-01T00:00:00Z"}\n'
+                      + json.dumps(rows(0, 1)[0], ensure_ascii=False) + "\n", encoding="utf-8")
+    source = build_source("export", "file", EXPORT_OPTIONS, base_dir=tmp_path, clock=SystemClock())
+    pipeline, _ = make_pipeline(store, model)
+    outcome = pipeline.poll(source)
+    assert outcome.ok, outcome.error
+    assert outcome.stored == 2
+    with store.connect() as conn:
+        texts = conn.execute(sa.select(schema.mentions.c.text).order_by(schema.mentions.c.external_id)).scalars().all()
+    assert "\ufffd" in texts[1] or "\ufffd" in texts[0]
+    source.close()

@@ -21,7 +21,8 @@ test: $(STAMP) promtool
 
 ## Run every benchmark in bench/ (each prints its figure and an in-run baseline).
 bench: $(STAMP)
-	$(VENV)/bin/python bench/ingest.py
+	$(VENV)/bin/pip install --quiet -e '.[bench]'
+	@for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
 promtool:
 	@command -v promtool >/dev/null 2>&1 || { \

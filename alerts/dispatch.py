@@ -9,6 +9,11 @@ claim to expire and the row is sent again (receivers dedupe on the outbox id).
 A failing channel is logged when its failure starts or changes, and when it recovers, not on
 every retry.
 
+With a ``muter`` (the daemon passes the plan's), each row is checked again just before it is
+sent (:func:`alerts.mute.recheck`): a notification superseded by a more severe level since it
+was decided, or held by a maintenance window and no longer needed, is recorded as ``muted``
+instead; one that falls into a maintenance window now is held until the window's end.
+
     dispatcher = Dispatcher(db, {"ops-webhook": webhook}, SystemClock(), metrics)
     while dispatcher.drain(limit=50) == 50:   # the scheduler calls it every DISPATCH_INTERVAL_SECONDS
         pass
@@ -24,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from alerts import outbox
+from alerts.mute import Mute, Muter, recheck
 from alerts.notify.base import Notifier
 from alerts.records import find_alert
 from alerts.render import DEFAULT_LANG, Rendered, Renderer
@@ -43,8 +49,9 @@ class Dispatcher:
     """Sends due outbox rows. ``notifiers`` maps notifier id (the row's channel) -> Notifier.
 
     ``render`` turns (alert, reason, payload) into a subject and body; by default a
-    :class:`~alerts.render.Renderer` with ``language`` (for contacts without their own) and
-    ``base_url`` (for the ack link in messages)."""
+    :class:`~alerts.render.Renderer` with ``language`` (for contacts without their own),
+    ``base_url`` and ``link_secret`` (for the signed ack link in messages). ``muter``
+    re-checks muting at send time (see the module docstring)."""
 
     def __init__(
         self,
@@ -56,13 +63,16 @@ class Dispatcher:
         *,
         language: str = DEFAULT_LANG,
         base_url: str | None = None,
+        link_secret: str | None = None,
+        muter: Muter | None = None,
     ) -> None:
         self.engine = engine
         self.notifiers = dict(notifiers)
         self.clock = clock
         self.metrics = metrics
+        self.muter = muter
         if render is None:
-            render = Renderer(default_lang=language, base_url=base_url).render
+            render = Renderer(default_lang=language, base_url=base_url, link_secret=link_secret).render
         self.render: RenderFn = render
         self._failing: dict[str, str] = {}  # channel -> failure kind last logged (log on change only)
         self._bugs_logged: set[tuple[str, str]] = set()  # (channel, exception type) logged with traceback
@@ -78,6 +88,14 @@ class Dispatcher:
     def _handle(self, row: outbox.OutboxRow) -> None:
         with self.engine.connect() as conn:
             alert = find_alert(conn, row.alert_id)
+            mute = (
+                recheck(self.muter, conn, alert, row, self.clock.now())
+                if alert is not None and self.muter is not None
+                else None
+            )
+        if mute is not None:
+            self._mute(row, mute)
+            return
         if alert is None:  # deleted (retention) after it was enqueued: nothing to say any more
             self._finish(
                 row,
@@ -152,6 +170,26 @@ class Dispatcher:
                     time.perf_counter() - started
                 )
         self._finish(row, error)
+
+    def _mute(self, row: outbox.OutboxRow, mute: Mute) -> None:
+        with self.engine.begin() as conn:
+            if mute.hold_until is not None:
+                outbox.hold(conn, row.id, mute.hold_until, str(mute), row.payload, row.attempts)
+            else:
+                outbox.mute(conn, row.id, str(mute))
+        # One suppression per notification: a held row that is later muted was counted when held.
+        if self.metrics is not None and "held" not in row.payload:
+            self.metrics.notifications_suppressed.labels(channel=row.channel, reason=mute.kind).inc()
+        log.info(
+            "notification %s channel=%s outbox=%s alert=%s contact=%s reason=%s why=%s",
+            "held" if mute.hold_until else "muted",
+            row.channel,
+            row.id,
+            row.alert_id,
+            row.contact,
+            row.reason.value,
+            mute,
+        )
 
     def _finish(self, row: outbox.OutboxRow, error: NotifyError | None) -> None:
         now = self.clock.now()

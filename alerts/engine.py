@@ -17,6 +17,15 @@ second one. Deciding twice enqueues nothing twice (outbox dedupe keys).
     engine = AlertEngine(db, plan, SystemClock(), metrics)
     for change in engine.evaluate("acme"):
         print(change.action, change.alert.id, change.alert.level)
+
+Every notification passes the plan's muters (:mod:`alerts.mute`) as it is enqueued: a muted one
+is still written (status ``muted``, with the reason), a held one waits for its window's end.
+
+Drills (``engine.drill("acme", "crisis")``) are alerts with ``drill=True``: they go through the
+same levels, contacts, channels and escalation, are never muted, never block or join a real
+incident (one open *real* alert per brand), and are left out of the crisis KPIs. Nobody's
+signals end a drill: it is resolved by hand, or by the engine ``resolve_after`` after it was
+acknowledged; unacknowledged, it escalates and reminds like a real incident.
 """
 
 from __future__ import annotations
@@ -32,10 +41,12 @@ import sqlalchemy as sa
 from alerts import escalation, outbox
 from alerts.baseline import bucket_floor, history_needed
 from alerts.detect import Signal, detect
+from alerts.mute import Muter, PlanMuter, Target, open_levels
 from alerts.plan import CrisisPlan, Level, format_duration
-from alerts.records import get_alert, open_alert
+from alerts.records import get_alert, list_alerts, open_alert
 from monitor import defaults
 from monitor.clock import Clock
+from monitor.errors import AlertStateError
 from monitor.models import Alert, AlertState, NotifyReason
 from monitor.store import mentions as store_mentions
 from monitor.store.engine import begin_immediate
@@ -65,8 +76,11 @@ class AlertEngine:
         engine: the store.
         plan: the validated crisis plan.
         clock: where "now" comes from (a FixedClock in tests).
-        metrics: optional Metrics; alerts_raised and alert_transitions are counted.
+        metrics: optional Metrics; alerts_raised, alert_transitions, the time-to-ack/resolve
+            histograms and notifications_suppressed are counted.
         brand_names: brand id -> display name, for messages.
+        muter: decides which notifications are muted or held; default: the plan's
+            silences, inhibition and maintenance windows (:class:`alerts.mute.PlanMuter`).
     """
 
     def __init__(
@@ -78,6 +92,7 @@ class AlertEngine:
         *,
         brand_names: Mapping[str, str] | None = None,
         sample_limit: int = defaults.ALERT_SAMPLE_MENTIONS,
+        muter: Muter | None = None,
     ) -> None:
         self.engine = engine
         self.plan = plan
@@ -85,6 +100,7 @@ class AlertEngine:
         self.metrics = metrics
         self.brand_names = dict(brand_names or {})
         self.sample_limit = sample_limit
+        self.muter: Muter = muter if muter is not None else PlanMuter(plan)
 
     # --- the tick ---------------------------------------------------------------------------
 
@@ -99,26 +115,43 @@ class AlertEngine:
                     sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
                     {"key": f"brandpulse.alerts:{brand}"},
                 )
-            signals = detect(brand, self._counts(conn, brand, now), now, self.plan)
-            signal = signals[0] if signals else None
-            current = open_alert(conn, brand)
-            if current is None:
-                return [self._open(conn, brand, signal, now)] if signal else []
-            changes: list[AlertChange] = []
-            if signal is not None:
-                if self.plan.level_index(signal.level) > self.plan.level_index(current.level):
-                    changes.append(self._raise(conn, current, signal, now))
-                escalation.record_signal(conn, current, now)
-                current = get_alert(conn, current.id)
-            elif current.last_signal_at is None or now - current.last_signal_at >= self._resolve_after:
+            changes = self._evaluate_real(conn, brand, now)
+            changes.extend(self._evaluate_drills(conn, brand, now))
+        return changes
+
+    def _evaluate_real(self, conn: sa.Connection, brand: str, now: datetime) -> list[AlertChange]:
+        signals = detect(brand, self._counts(conn, brand, now), now, self.plan)
+        signal = signals[0] if signals else None
+        current = open_alert(conn, brand)
+        if current is None:
+            return [self._open(conn, brand, signal, now)] if signal else []
+        changes: list[AlertChange] = []
+        if signal is not None:
+            if self.plan.level_index(signal.level) > self.plan.level_index(current.level):
+                changes.append(self._raise(conn, current, signal, now))
+            escalation.record_signal(conn, current, now)
+            current = get_alert(conn, current.id)
+        elif current.last_signal_at is None or now - current.last_signal_at >= self._resolve_after:
+            quiet = format_duration(self.plan.resolve_after)
+            changes.append(
+                self._resolve(conn, current, escalation.ENGINE, now, f"no signal for {quiet}: back to baseline")
+            )
+            return changes
+        changes.extend(self._check_deadline(conn, current, now))
+        return changes
+
+    def _evaluate_drills(self, conn: sa.Connection, brand: str, now: datetime) -> list[AlertChange]:
+        """Open drills escalate and remind like real alerts; acknowledged ones end after resolve_after."""
+        changes: list[AlertChange] = []
+        for drill in list_alerts(conn, brand=brand, open_only=True, drill=True):
+            acked = drill.acknowledged_at
+            if drill.state is AlertState.ACKNOWLEDGED and acked and now - acked >= self._resolve_after:
                 quiet = format_duration(self.plan.resolve_after)
                 changes.append(
-                    self._resolve(
-                        conn, current, escalation.ENGINE, now, f"no signal for {quiet}: back to baseline"
-                    )
+                    self._resolve(conn, drill, escalation.ENGINE, now, f"drill over: acknowledged {quiet} ago")
                 )
-                return changes
-            changes.extend(self._check_deadline(conn, current, now))
+            else:
+                changes.extend(self._check_deadline(conn, drill, now))
         return changes
 
     def evaluate_all(self, brands: list[str]) -> list[AlertChange]:
@@ -132,6 +165,34 @@ class AlertEngine:
         return changes
 
     # --- actions people take (API, CLI) -------------------------------------------------------
+
+    def drill(self, brand: str, level_id: str, by: str = "drill", note: str = "") -> AlertChange:
+        """Open a drill alert at ``level_id`` and notify that level's contacts on their real
+        channels, tagged as a drill. It never touches real alerts or real statistics."""
+        try:
+            level = self.plan.level(level_id)
+        except KeyError:
+            known = ", ".join(lvl.id for lvl in self.plan.levels)
+            raise AlertStateError(f"cannot start a drill: unknown level {level_id!r} (known: {known})") from None
+        now = self.clock.now()
+        reason = f"drill started by {by}" + (f": {note}" if note else "")
+        with begin_immediate(self.engine) as conn:
+            alert = escalation.fire(
+                conn,
+                brand=brand,
+                level=level.id,
+                group_key=f"drill:{brand}:{int(now.timestamp())}",
+                now=now,
+                ack_deadline=now + timedelta(seconds=level.ack_within),
+                summary=f"{brand}: DRILL, simulated {level.id} incident" + (f" ({note})" if note else ""),
+                evidence={"kind": "drill", "level": level.id, "note": note, "started_by": by},
+                reason=reason,
+                drill=True,
+                by=by,
+                metrics=self.metrics,
+            )
+            sent = self._notify(conn, alert, level, NotifyReason.FIRST, now)
+        return AlertChange("opened", alert, reason, sent)
 
     def acknowledge(self, alert_id: int, by: str, note: str = "") -> Alert:
         with begin_immediate(self.engine) as conn:
@@ -274,9 +335,10 @@ class AlertEngine:
         updated = escalation.resolve(conn, alert.id, by, now, reason, metrics=self.metrics)
         level = self.plan.level(updated.level) if self.plan.level_index(updated.level) >= 0 else None
         sent = 0
+        levels = open_levels(conn, updated.brand)
         for contact_id, channel in outbox.recipients(conn, alert.id):
             payload = self._payload(updated, level, contact_id, resolved=True)
-            sent += outbox.enqueue(conn, updated, contact_id, channel, NotifyReason.RESOLVED, payload, now)
+            sent += self._enqueue(conn, updated, contact_id, channel, NotifyReason.RESOLVED, payload, now, 0, levels)
         return AlertChange("resolved", updated, reason, sent)
 
     def _payload(
@@ -314,19 +376,57 @@ class AlertEngine:
         now: datetime,
         seq: int = 0,
     ) -> int:
-        """Enqueue one notification per contact x channel of ``level``; returns rows added."""
+        """Enqueue one notification per contact x channel of ``level``; returns rows added
+        (muted and held ones included: they are recorded, see alerts.mute)."""
         added = 0
+        levels = open_levels(conn, alert.brand)
         for contact_id in level.notify:
             contact = self.plan.contact(contact_id)
             for channel in contact.channels:
-                added += outbox.enqueue(
-                    conn,
-                    alert,
-                    contact_id,
-                    channel,
-                    reason,
-                    self._payload(alert, level, contact_id),
-                    now,
-                    seq=seq,
-                )
+                payload = self._payload(alert, level, contact_id)
+                added += self._enqueue(conn, alert, contact_id, channel, reason, payload, now, seq, levels)
+        return added
+
+    def _enqueue(
+        self,
+        conn: sa.Connection,
+        alert: Alert,
+        contact_id: str,
+        channel: str,
+        reason: NotifyReason,
+        payload: dict[str, Any],
+        now: datetime,
+        seq: int,
+        levels: frozenset[str],
+    ) -> bool:
+        """One notification, through the muters first (drills are never muted)."""
+        mute = None
+        if not alert.drill:
+            target = Target(contact_id, channel, str(payload.get("level") or alert.level), reason, levels)
+            mute = self.muter.mutes(alert, target, now)
+        added = outbox.enqueue(
+            conn,
+            alert,
+            contact_id,
+            channel,
+            reason,
+            payload,
+            now,
+            seq=seq,
+            muted=str(mute) if mute else None,
+            hold_until=mute.hold_until if mute else None,
+        )
+        if added and mute is not None:
+            if self.metrics is not None:
+                self.metrics.notifications_suppressed.labels(channel=channel, reason=mute.kind).inc()
+            log.info(
+                "notification %s alert=%s brand=%s contact=%s channel=%s reason=%s why=%s",
+                "held" if mute.hold_until else "muted",
+                alert.id,
+                alert.brand,
+                contact_id,
+                channel,
+                reason.value,
+                mute,
+            )
         return added

@@ -105,6 +105,10 @@ def _count(metrics: Metrics | None, alert: Alert) -> None:
         metrics.alert_transitions.labels(brand=alert.brand, level=alert.level, state=alert.state.value).inc()
 
 
+def _drill(alert: Alert) -> str:
+    return "true" if alert.drill else "false"
+
+
 def _need_actor(alert_id: int, by: str, action: str) -> str:
     by = (by or "").strip()
     if not by:
@@ -148,7 +152,7 @@ def fire(
     _event(conn, alert_id, now, None, F, level, by, reason)
     alert = get_alert(conn, alert_id)
     if metrics is not None:
-        metrics.alerts_raised.labels(brand=brand, level=level).inc()
+        metrics.alerts_raised.labels(brand=brand, level=level, drill=_drill(alert)).inc()
     _count(metrics, alert)
     log.info(
         "alert fired alert=%s brand=%s level=%s drill=%s reason=%s", alert_id, brand, level, drill, reason
@@ -177,6 +181,10 @@ def acknowledge(
     )
     _event(conn, alert_id, now, alert.state, A, alert.level, by, note.strip() or "acknowledged")
     _count(metrics, updated)
+    if metrics is not None:  # 危机处理时效: detection -> acknowledgement (again after an escalation)
+        metrics.time_to_ack.labels(level=updated.level, drill=_drill(updated)).observe(
+            max(0.0, (now - alert.opened_at).total_seconds())
+        )
     log.info("alert acknowledged alert=%s brand=%s level=%s by=%s", alert_id, alert.brand, alert.level, by)
     return updated
 
@@ -237,5 +245,9 @@ def resolve(
     )
     _event(conn, alert_id, now, alert.state, R, alert.level, by, reason.strip() or "resolved")
     _count(metrics, updated)
+    if metrics is not None:  # 危机处理时效: detection -> resolution
+        metrics.time_to_resolve.labels(level=updated.level, drill=_drill(updated)).observe(
+            max(0.0, (now - alert.opened_at).total_seconds())
+        )
     log.info("alert resolved alert=%s brand=%s level=%s by=%s", alert_id, alert.brand, alert.level, by)
     return updated

@@ -7,6 +7,11 @@ that expires after ``OUTBOX_CLAIM_SECONDS``; the row is then claimable again. So
 dead notifier delays a notification, but never loses it; ``dedupe_key`` means deciding twice
 never enqueues it twice.
 
+A notification that must not go out (see :mod:`alerts.mute`) is still written, with status
+``muted`` and the reason in ``last_error`` (``OutboxRow.mute_reason``): suppressions are
+visible, never silent. One held by a maintenance window stays ``pending`` with
+``next_attempt_at`` at the window's end and ``payload["held"]`` saying why.
+
     with engine.begin() as conn:                     # inside the alert's transaction
         enqueue(conn, alert, "zhang-san", "ops-webhook", NotifyReason.FIRST, payload, now)
     for row in claim(engine, now, limit=50):         # in the dispatcher
@@ -28,8 +33,8 @@ from monitor.models import Alert, NotifyReason
 from monitor.store import schema
 from monitor.store.engine import begin_immediate, dialect_insert
 
-PENDING, SENDING, DONE, FAILED = "pending", "sending", "done", "failed"
-STATUSES = (PENDING, SENDING, DONE, FAILED)
+PENDING, SENDING, DONE, FAILED, MUTED = "pending", "sending", "done", "failed", "muted"
+STATUSES = (PENDING, SENDING, DONE, FAILED, MUTED)
 _O = schema.outbox.c
 
 
@@ -48,6 +53,11 @@ class OutboxRow:
     payload: dict[str, Any]
     last_error: str | None = None
     delivered_at: datetime | None = None
+
+    @property
+    def mute_reason(self) -> str | None:
+        """Why a muted notification was not sent (e.g. "silence: 发布会彩排 (by 张三, until ...)")."""
+        return self.last_error if self.status == MUTED else None
 
     @classmethod
     def from_row(cls, row: Any) -> OutboxRow:
@@ -83,8 +93,21 @@ def enqueue(
     payload: dict[str, Any],
     now: datetime,
     seq: int = 0,
+    *,
+    muted: str | None = None,
+    hold_until: datetime | None = None,
 ) -> bool:
-    """Add a notification unless the same one is already there. Returns whether it was added."""
+    """Add a notification unless the same one is already there. Returns whether it was added.
+
+    ``muted`` (a reason) records it as muted instead of pending; with ``hold_until`` as well it
+    is held: pending, but not due before ``hold_until``.
+    """
+    status, due, error = PENDING, now, None
+    if muted is not None and hold_until is not None:
+        due = hold_until
+        payload = {**payload, "held": {"until": hold_until.isoformat(), "reason": muted}}
+    elif muted is not None:
+        status, error = MUTED, muted[:2000]
     stmt = (
         dialect_insert(conn, schema.outbox)
         .values(
@@ -93,11 +116,12 @@ def enqueue(
             channel=channel,
             contact=contact,
             reason=NotifyReason(reason).value,
-            status=PENDING,
+            status=status,
             attempts=0,
             created_at=now,
-            next_attempt_at=now,
+            next_attempt_at=due,
             payload=payload,
+            last_error=error,
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
         .returning(_O.id)
@@ -161,6 +185,33 @@ def complete(conn: sa.Connection, outbox_id: int, now: datetime) -> None:
     )
 
 
+def mute(conn: sa.Connection, outbox_id: int, reason: str) -> None:
+    """Give up a claimed row on purpose: recorded as muted with its reason, never sent."""
+    conn.execute(
+        schema.outbox.update()
+        .where(_O.id == outbox_id)
+        .values(status=MUTED, claimed_until=None, last_error=reason[:2000])
+    )
+
+
+def hold(
+    conn: sa.Connection, outbox_id: int, until: datetime, reason: str, payload: dict[str, Any], attempts: int
+) -> None:
+    """Put a claimed row back until ``until`` (a maintenance window's end); the claim's attempt
+    is given back, since nothing was tried."""
+    conn.execute(
+        schema.outbox.update()
+        .where(_O.id == outbox_id)
+        .values(
+            status=PENDING,
+            claimed_until=None,
+            next_attempt_at=until,
+            attempts=max(0, attempts - 1),
+            payload={**payload, "held": {"until": until.isoformat(), "reason": reason}},
+        )
+    )
+
+
 def retry_delay(
     attempts: int,
     base: float = defaults.NOTIFY_RETRY_BASE_SECONDS,
@@ -207,9 +258,10 @@ def rows_for(conn: sa.Connection, alert_id: int) -> list[OutboxRow]:
 
 
 def recipients(conn: sa.Connection, alert_id: int) -> list[tuple[str, str]]:
-    """(contact, channel) pairs already notified (or to be) about this alert, oldest first."""
+    """(contact, channel) pairs already notified (or to be) about this alert, oldest first.
+    Muted notifications do not count: nobody was told, so nobody needs "resolved"."""
     seen: dict[tuple[str, str], None] = {}
     for r in rows_for(conn, alert_id):
-        if r.reason is not NotifyReason.RESOLVED:
+        if r.reason is not NotifyReason.RESOLVED and r.status != MUTED:
             seen.setdefault((r.contact, r.channel), None)
     return list(seen)

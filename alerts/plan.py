@@ -15,11 +15,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from monitor import defaults
 from monitor.errors import ConfigError, ConfigErrors
@@ -75,18 +85,45 @@ class Contact(_Strict):
 
 
 class Conditions(_Strict):
-    """When a level holds. Every condition that is set must hold (they are ANDed)."""
+    """When a level holds. Every condition that is set must hold (they are ANDed).
+
+    At least one relative condition is needed: ``negative_spike``, ``negative_share`` or
+    ``volume_spike``; ``surprise`` and ``tail_factor`` sharpen whichever spike is set.
+    """
 
     negative_spike: float | None = Field(default=None, gt=0)  # negatives in the window / baseline
-    min_negative: int = Field(ge=1)  # absolute floor of negatives in the window
+    min_negative: int | None = Field(default=None, ge=1)  # absolute floor of negatives in the window
     negative_share: float | None = Field(default=None, gt=0, le=1)  # negatives / all mentions
+    volume_spike: float | None = Field(default=None, gt=0)  # all mentions in the window / their baseline
+    min_volume: int | None = Field(default=None, ge=1)  # absolute floor of all mentions in the window
+    surprise: float | None = Field(default=None, gt=0)  # (observed - baseline) / robust spread, per spike
+    tail_factor: float | None = Field(default=None, gt=0)  # surprise / the brand's usual top surprise
+    # The spike also holds when the last SUSTAINED_WINDOW_SECONDS sit this many times above the brand's
+    # usual top sustained-window score (alerts/sustained.py): hours of moderately raised volume.
+    sustained: float | None = Field(default=None, gt=0)
     window: Duration | None = None  # how far back from now the level looks; default one bucket
 
     @model_validator(mode="after")
     def _needs_a_relative_condition(self) -> Conditions:
-        if self.negative_spike is None and self.negative_share is None:
+        if self.negative_spike is None and self.negative_share is None and self.volume_spike is None:
+            if self.min_negative is not None:
+                raise ValueError(
+                    "set negative_spike and/or negative_share (min_negative alone would page on any busy day)"
+                )
             raise ValueError(
-                "set negative_spike and/or negative_share (min_negative alone would page on any busy day)"
+                "set volume_spike, negative_spike and/or negative_share (an absolute floor alone would page on any "
+                "busy day)"
+            )
+        if (self.negative_spike is not None or self.negative_share is not None) and self.min_negative is None:
+            raise ValueError(
+                "min_negative is required with negative_spike or negative_share (a floor keeps a quiet brand's "
+                "blips from paging)"
+            )
+        if (self.surprise is not None or self.tail_factor is not None or self.sustained is not None) and (
+            self.negative_spike is None and self.volume_spike is None
+        ):
+            raise ValueError(
+                "surprise, tail_factor and sustained qualify a spike: set negative_spike and/or volume_spike too"
             )
         return self
 
@@ -99,15 +136,99 @@ class Level(_Strict):
     ack_within: Duration = int(defaults.ACK_WITHIN_SECONDS)
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def parse_clock(value: Any) -> int:
+    """Minutes after midnight from "HH:MM" (0..1440; "24:00" is the end of the day)."""
+    if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*", value)):
+        hours, minutes = int(m.group(1)), int(m.group(2))
+        if (hours < 24 and minutes < 60) or (hours, minutes) == (24, 0):
+            return hours * 60 + minutes
+    # YAML reads an unquoted 2:00 as the number 120, hence the hint about quotes.
+    raise ValueError(f'bad time of day {value!r} (write "HH:MM" in quotes, e.g. "02:00")')
+
+
+ClockTime = Annotated[int, BeforeValidator(parse_clock)]
+
+
+class Silence(_Strict):
+    """A one-off quiet period someone decided on: matching notifications are recorded in the
+    outbox as ``muted`` (with this silence as the reason) instead of being sent."""
+
+    brand: str | None = None  # brand id; unset = every brand
+    level: str | None = None  # level id; unset = every level
+    starts: datetime
+    ends: datetime
+    comment: str = Field(min_length=1)  # why: shown as the mute reason
+    created_by: str = Field(min_length=1)  # who decided it
+
+    @field_validator("starts", "ends")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError(f"{v.isoformat(sep=' ')!r} has no timezone (add one, e.g. +08:00)")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Silence:
+        if self.ends <= self.starts:
+            raise ValueError(f"ends ({self.ends.isoformat()}) must be after starts ({self.starts.isoformat()})")
+        return self
+
+
+class MaintenanceWindow(_Strict):
+    """A recurring window (e.g. a weekly export-tool maintenance) during which notifications
+    are held until the window ends (``action: hold``) or recorded as muted (``suppress``)."""
+
+    days: tuple[str, ...] = Field(default=WEEKDAYS, min_length=1)  # days the window starts on
+    start: ClockTime = Field(alias="from")  # local time the window opens, "HH:MM"
+    end: ClockTime = Field(alias="to")  # local time it closes; at or before `from` = the next day
+    timezone: str = "UTC"  # IANA name the times are in, e.g. Asia/Shanghai
+    brands: tuple[str, ...] = ()  # brand ids; empty = every brand
+    levels: tuple[str, ...] = ()  # level ids; empty = every level
+    action: Literal["hold", "suppress"] = "hold"
+    comment: str = ""
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [d for d in v if d not in WEEKDAYS]
+        if bad:
+            raise ValueError(f"unknown day {bad[0]!r} (valid: {', '.join(WEEKDAYS)})")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r} (use an IANA name such as Asia/Shanghai)") from None
+        return v
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> MaintenanceWindow:
+        if self.start == 1440:
+            raise ValueError('from must be before "24:00"')
+        if self.start == self.end:  # ("00:00" to "24:00" is the whole day, and fine)
+            raise ValueError("from and to are the same time: the window would be empty")
+        return self
+
+
 class CrisisPlan(_Strict):
     """A validated crisis response plan. Build it with :func:`load_plan`."""
 
     bucket: Duration = defaults.BUCKET_SECONDS
     baseline_days: int = Field(default=defaults.BASELINE_DAYS, ge=1, le=90)
+    # Buckets either side of the same time of day also sampled for the baseline (0 = exactly it).
+    baseline_neighbours: int = Field(default=0, ge=0, le=defaults.BASELINE_MAX_NEIGHBOURS)
     resolve_after: Duration = int(defaults.RESOLVE_AFTER_SECONDS)
     repeat_every: Duration = int(defaults.REPEAT_EVERY_SECONDS)
     contacts: tuple[Contact, ...] = ()
     levels: tuple[Level, ...] = Field(min_length=1)  # least -> most severe
+    silences: tuple[Silence, ...] = ()  # one-off quiet periods (alerts/mute.py)
+    maintenance: tuple[MaintenanceWindow, ...] = ()  # recurring windows (alerts/mute.py)
 
     def level(self, level_id: str) -> Level:
         for lvl in self.levels:
@@ -139,7 +260,7 @@ class CrisisPlan(_Strict):
 
 
 def _keys(model: type[BaseModel]) -> set[str]:
-    keys = set(model.model_fields)
+    keys = {f.alias or name for name, f in model.model_fields.items()}  # as written in the file
     for f in model.model_fields.values():
         for arg in (f.annotation, *getattr(f.annotation, "__args__", ())):
             if isinstance(arg, type) and issubclass(arg, BaseModel):
@@ -197,14 +318,14 @@ def _pydantic_problems(exc: ValidationError, file: str | None) -> list[ConfigErr
 
 
 def _cross_problems(
-    data: Mapping[str, Any], notifier_ids: Collection[str], file: str | None
+    data: Mapping[str, Any], notifier_ids: Collection[str] | None, file: str | None
 ) -> list[ConfigError]:
     """References between parts of the plan; tolerant of parts pydantic already rejected."""
     problems: list[ConfigError] = []
     raw_contacts, raw_levels = data.get("contacts"), data.get("levels")
     contacts: list[Any] = raw_contacts if isinstance(raw_contacts, list) else []
     levels: list[Any] = raw_levels if isinstance(raw_levels, list) else []
-    known_channels = ", ".join(sorted(notifier_ids)) or "none configured"
+    known_channels = ", ".join(sorted(notifier_ids or ())) or "none configured"
 
     contact_ids: list[str] = []
     for i, c in enumerate(contacts):
@@ -219,7 +340,7 @@ def _cross_problems(
             contact_ids.append(cid)
         channels = c.get("channels")
         for j, ch in enumerate(channels if isinstance(channels, list) else []):
-            if isinstance(ch, str) and ch not in notifier_ids:
+            if isinstance(ch, str) and notifier_ids is not None and ch not in notifier_ids:
                 problems.append(
                     ConfigError(
                         f"unknown notifier {ch!r} (known: {known_channels})",
@@ -253,6 +374,41 @@ def _cross_problems(
     return problems
 
 
+def _mute_problems(
+    data: Mapping[str, Any], brand_ids: Collection[str] | None, file: str | None
+) -> list[ConfigError]:
+    """Levels (and, when known, brands) named by silences and maintenance windows must exist."""
+    problems: list[ConfigError] = []
+    raw_levels = data.get("levels")
+    level_ids = [
+        lvl.get("id") for lvl in (raw_levels if isinstance(raw_levels, list) else []) if isinstance(lvl, Mapping)
+    ]
+    known_levels = ", ".join(str(i) for i in level_ids if isinstance(i, str)) or "no levels defined"
+    known_brands = ", ".join(sorted(brand_ids or ())) or "no brands configured"
+
+    def check(value: Any, known: Collection[Any] | None, what: str, listing: str, where: str) -> None:
+        if isinstance(value, str) and known is not None and value not in known:
+            problems.append(ConfigError(f"unknown {what} {value!r} (known: {listing})", file=file, key_path=where))
+
+    for key, single in (("silences", True), ("maintenance", False)):
+        entries = data.get(key)
+        for i, entry in enumerate(entries if isinstance(entries, list) else []):
+            if not isinstance(entry, Mapping):
+                continue
+            if single:
+                check(entry.get("level"), level_ids, "level", known_levels, f"{key}[{i}].level")
+                check(entry.get("brand"), brand_ids, "brand", known_brands, f"{key}[{i}].brand")
+                continue
+            for field, known, what, listing in (
+                ("levels", level_ids, "level", known_levels),
+                ("brands", brand_ids, "brand", known_brands),
+            ):
+                values = entry.get(field)
+                for j, v in enumerate(values if isinstance(values, list) else []):
+                    check(v, known, what, listing, f"{key}[{i}].{field}[{j}]")
+    return problems
+
+
 def _sort_key(err: ConfigError) -> list[Any]:
     # Report problems in file order: by key path, numbers compared as numbers.
     return [
@@ -261,7 +417,11 @@ def _sort_key(err: ConfigError) -> list[Any]:
 
 
 def load_plan(
-    data: Mapping[str, Any] | str | Path, *, file: str | None = None, notifier_ids: Collection[str]
+    data: Mapping[str, Any] | str | Path,
+    *,
+    file: str | None = None,
+    notifier_ids: Collection[str] | None,
+    brand_ids: Collection[str] | None = None,
 ) -> CrisisPlan:
     """Parse and validate a crisis plan.
 
@@ -269,7 +429,9 @@ def load_plan(
         data: the parsed YAML mapping (e.g. inline in the main config), or a path to a YAML file.
         file: the name to show in error messages (defaults to the path when one is given).
         notifier_ids: ids of the notifiers configured in the main config; every contact
-            channel must be one of them.
+            channel must be one of them. None accepts any (checking a plan on its own).
+        brand_ids: ids of the configured brands; silences and maintenance windows must name
+            one of them. None accepts any.
 
     Raises:
         ConfigError / ConfigErrors naming every problem at once.
@@ -298,7 +460,8 @@ def load_plan(
         plan = CrisisPlan.model_validate(dict(data))
     except ValidationError as exc:
         problems.extend(_pydantic_problems(exc, file))
-    problems.extend(_cross_problems(data, set(notifier_ids), file))
+    problems.extend(_cross_problems(data, set(notifier_ids) if notifier_ids is not None else None, file))
+    problems.extend(_mute_problems(data, set(brand_ids) if brand_ids is not None else None, file))
     if problems:
         ConfigErrors.collect(sorted(problems, key=_sort_key))
     assert plan is not None

@@ -9,6 +9,11 @@ checked when the Renderer is built, so a typo fails at startup, not at 3 a.m.
     msg = renderer.render(alert, NotifyReason.FIRST, outbox_row.payload)
     msg.subject, msg.body
 
+With ``base_url`` and ``link_secret`` set, each message carries the contact's own ack link,
+``{base_url}/ack/{alert id}?by={contact}&sig={sign_ack(secret, alert id, contact)}``: opening
+it shows a confirmation page whose button acknowledges the alert as that contact
+(monitor/api.py checks the signature).
+
 The payload is the snapshot the engine stored with the outbox row (level, level name, state,
 evidence, contact name and language), so a message describes the alert as it was when the
 notification was decided, even if it is sent after a retry.
@@ -16,6 +21,8 @@ notification was decided, even if it is sent after a retry.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import string
 from collections.abc import Mapping
@@ -23,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from monitor.errors import ConfigError
 from monitor.models import Alert, NotifyReason
@@ -64,6 +72,7 @@ TEXTS = {
         "no_samples": "（无样例）",
         "ack": "确认告警：brandpulse alerts ack {id} --by 您的名字",
         "ack_url": "或打开：{url}",
+        "ack_link": "或一键确认：{url}",
         "by_unknown": "未知",
     },
     "en": {
@@ -71,9 +80,20 @@ TEXTS = {
         "no_samples": "(no samples)",
         "ack": "Acknowledge: brandpulse alerts ack {id} --by NAME",
         "ack_url": "or open: {url}",
+        "ack_link": "or acknowledge with one click: {url}",
         "by_unknown": "unknown",
     },
 }
+
+
+def sign_ack(secret: str, alert_id: int, contact: str) -> str:
+    """The ack link's signature: hex HMAC-SHA256 of ``"{alert_id}:{contact}"``."""
+    return hmac.new(secret.encode(), f"{alert_id}:{contact}".encode(), hashlib.sha256).hexdigest()
+
+
+def ack_link(base_url: str, secret: str, alert_id: int, contact: str) -> str:
+    sig = sign_ack(secret, alert_id, contact)
+    return f"{base_url.rstrip('/')}/ack/{alert_id}?by={quote(contact, safe='')}&sig={sig}"
 
 
 @dataclass(frozen=True)
@@ -107,12 +127,14 @@ class Renderer:
         *,
         base_url: str | None = None,
         default_lang: str = DEFAULT_LANG,
+        link_secret: str | None = None,
     ) -> None:
         if default_lang not in LANGS:
             raise ConfigError(f"unknown message language {default_lang!r} (valid: {', '.join(LANGS)})")
         self.default_lang = default_lang
         self.templates_dir = Path(templates_dir) if templates_dir is not None else TEMPLATES_DIR
         self.base_url = base_url.rstrip("/") if base_url else None
+        self.link_secret = link_secret or None
         self._templates: dict[tuple[str, str], tuple[string.Template, string.Template]] = {}
         for lang in LANGS:
             for name in ("alert", "resolved"):
@@ -150,10 +172,12 @@ class Renderer:
         )
         return dict.fromkeys(keys.split(), "")
 
-    def ack_hint(self, alert_id: int, lang: str) -> str:
+    def ack_hint(self, alert_id: int, lang: str, contact: str | None = None) -> str:
         texts = TEXTS[lang]
         hint = texts["ack"].format(id=alert_id)
-        if self.base_url:
+        if self.base_url and self.link_secret and contact:
+            hint += "\n" + texts["ack_link"].format(url=ack_link(self.base_url, self.link_secret, alert_id, contact))
+        elif self.base_url:
             hint += "\n" + texts["ack_url"].format(url=f"{self.base_url}/api/v1/alerts/{alert_id}")
         return hint
 
@@ -194,7 +218,7 @@ class Renderer:
             "ratio": str(evidence.get("ratio", "-")),
             "share": f"{float(share):.0%}" if isinstance(share, int | float) else "-",
             "samples": "\n".join(sample_lines) or texts["no_samples"],
-            "ack": self.ack_hint(alert.id, lang),
+            "ack": self.ack_hint(alert.id, lang, str(payload.get("contact") or "") or None),
             "resolved_at": _when(payload.get("resolved_at") or alert.resolved_at),
             "resolved_by": payload.get("resolved_by") or alert.resolved_by or texts["by_unknown"],
         }

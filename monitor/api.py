@@ -1,12 +1,19 @@
-"""The daemon's small HTTP server: /metrics, /healthz, /readyz and a read-only JSON API.
+"""The daemon's small HTTP server: /metrics, /healthz, /readyz, the alert API and ack links.
 
-Errors are rendered in one place as ``{"ok": false, "error": ..., "status": ...}``. Write
-endpoints (ack/resolve over HTTP) wait for authentication (see the hardening issue); until
-then acknowledging is done with ``brandpulse alerts ack``.
+Errors are rendered in one place as ``{"ok": false, "error": ..., "status": ...}``.
+
+Writing (``POST /api/v1/alerts/{id}/ack`` and ``/resolve`` with ``{"by": ..., "note": ...}``)
+needs ``Authorization: Bearer <token>``, the token being the value of the environment variable
+``http.responder_token_env`` names; without one configured these answer 403. The one-click
+link in notifications, ``GET /ack/{id}?by=<contact>&sig=<hmac>``, only shows a confirmation
+page: link scanners and chat previews fetch links, so only the page's POST acknowledges (as
+that contact). Secrets are compared in constant time.
 """
 
 from __future__ import annotations
 
+import hmac
+import html
 import json
 import logging
 import re
@@ -17,12 +24,15 @@ from datetime import datetime
 from enum import Enum
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alerts import records
-from monitor.errors import BrandPulseError
+from alerts.render import sign_ack
+from monitor.errors import AlertStateError, BrandPulseError
+from monitor.models import AlertState
 
 if TYPE_CHECKING:
     from monitor.daemon import Daemon
@@ -32,14 +42,21 @@ log = logging.getLogger(__name__)
 StartResponse = Callable[..., Any]
 
 
+MAX_BODY_BYTES = 64 * 1024  # request bodies are a name and a note
+
+
 class HttpError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: list[tuple[str, str]] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.headers = headers or []
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
             500: "Internal Server Error", 503: "Service Unavailable"}
+_HTML_HEADERS = [("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"),
+                 ("Referrer-Policy", "no-referrer")]  # the page's URL holds a signature: keep it out of Referer
 
 
 def _json_default(value: Any) -> Any:
@@ -66,20 +83,27 @@ class Api:
             ("GET", re.compile(r"^/readyz$"), self.readyz),
             ("GET", re.compile(r"^/api/v1/alerts$"), self.list_alerts),
             ("GET", re.compile(r"^/api/v1/alerts/(\d+)$"), self.get_alert),
+            ("POST", re.compile(r"^/api/v1/alerts/(\d+)/(ack|resolve)$"), self.act),
+            ("GET", re.compile(r"^/ack/(\d+)$"), self.ack_page),
+            ("POST", re.compile(r"^/ack/(\d+)$"), self.ack_submit),
         ]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/")
+        extra: list[tuple[str, str]] = []
         try:
             status, ctype, body = self.dispatch(method, path, environ)
         except HttpError as exc:
             status, ctype, body = _json(exc.status, {"ok": False, "error": str(exc), "status": exc.status})
+            extra = exc.headers
         except Exception:
             log.exception("api: %s %s failed", method, path)
             status, ctype, body = _json(500, {"ok": False, "error": "internal error", "status": 500})
+        if ctype.startswith("text/html"):
+            extra = extra + _HTML_HEADERS
         start_response(f"{status} {_REASONS.get(status, 'Error')}",
-                       [("Content-Type", ctype), ("Content-Length", str(len(body)))])
+                       [("Content-Type", ctype), ("Content-Length", str(len(body))), *extra])
         return [body] if method != "HEAD" else []
 
     def dispatch(self, method: str, path: str, environ: dict[str, Any]) -> tuple[int, str, bytes]:
@@ -109,8 +133,6 @@ class Api:
         return _json(200, {"ok": True, "detail": detail})
 
     def list_alerts(self, environ: dict[str, Any]) -> tuple[int, str, bytes]:
-        from urllib.parse import parse_qs
-
         q = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         try:
             limit = int(q.get("limit", "100"))
@@ -133,6 +155,107 @@ class Api:
                 raise HttpError(404, str(exc)) from None
             events = records.alert_events(conn, int(alert_id))
         return _json(200, {"ok": True, "alert": asdict(alert), "events": events})
+
+
+    # --- acknowledging and resolving ---------------------------------------------------------
+
+    def act(self, environ: dict[str, Any], alert_id: str, action: str) -> tuple[int, str, bytes]:
+        """POST /api/v1/alerts/{id}/ack|resolve, bearer token required."""
+        self._require_responder(environ)
+        raw = _read_body(environ)
+        try:
+            data = json.loads(raw or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise HttpError(400, 'body must be JSON such as {"by": "zhang-san", "note": "on it"}') from None
+        if not isinstance(data, dict):
+            raise HttpError(400, f"body must be a JSON object, got {type(data).__name__}")
+        by, note = data.get("by"), data.get("note", "")
+        if not isinstance(by, str) or not by.strip():
+            raise HttpError(400, f'"by" must name who acts (a non-empty string), got {by!r}')
+        if not isinstance(note, str):
+            raise HttpError(400, f'"note" must be a string, got {note!r}')
+        alert = self._act(int(alert_id), action, by.strip()[:200], note)
+        return _json(200, {"ok": True, "alert": asdict(alert)})
+
+    def ack_page(self, environ: dict[str, Any], alert_id: str) -> tuple[int, str, bytes]:
+        """GET /ack/{id}?by=&sig=: a confirmation page. It never acknowledges by itself."""
+        q = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        by = self._check_link(int(alert_id), q.get("by", ""), q.get("sig", ""))
+        with self.daemon.engine.connect() as conn:
+            alert = records.find_alert(conn, int(alert_id))
+        if alert is None:
+            raise HttpError(404, f"alert {alert_id}: no such alert")
+        e = html.escape
+        title = f"{'[DRILL / 演练] ' if alert.drill else ''}Alert #{alert.id} · {alert.brand} · {alert.level}"
+        if alert.state in (AlertState.FIRING, AlertState.ESCALATED):
+            action = (f'<form method="post" action="/ack/{alert.id}">'
+                      f'<input type="hidden" name="by" value="{e(by)}">'
+                      f'<input type="hidden" name="sig" value="{e(q["sig"])}">'
+                      f'<p><label>备注 / note <input name="note" size="40"></label></p>'
+                      f'<p><button type="submit">确认告警 / Acknowledge as {e(by)}</button></p></form>')
+        else:
+            who = alert.acknowledged_by or alert.resolved_by or "?"
+            action = f"<p>Nothing to do: this alert is {e(alert.state.value)} ({e(who)}).</p>"
+        return _html(200, title, f"<p>{e(alert.summary)}</p><p>State: {e(alert.state.value)}</p>{action}")
+
+    def ack_submit(self, environ: dict[str, Any], alert_id: str) -> tuple[int, str, bytes]:
+        """POST /ack/{id} (the confirmation page's form): acknowledge as the link's contact."""
+        try:
+            form = {k: v[-1] for k, v in parse_qs(_read_body(environ).decode("utf-8")).items()}
+        except UnicodeDecodeError:
+            raise HttpError(400, "form body is not UTF-8") from None
+        by = self._check_link(int(alert_id), form.get("by", ""), form.get("sig", ""))
+        alert = self._act(int(alert_id), "ack", by, form.get("note", "").strip() or "acknowledged via ack link")
+        title = f"Alert #{alert.id} acknowledged · 已确认"
+        when = f"{alert.acknowledged_at:%Y-%m-%d %H:%M} UTC"
+        return _html(200, title, f"<p>{html.escape(alert.summary)}</p>"
+                                 f"<p>Acknowledged by {html.escape(by)} at {when}.</p>")
+
+    def _require_responder(self, environ: dict[str, Any]) -> None:
+        token = self.daemon.parts.responder_token
+        if not token:
+            raise HttpError(403, "acknowledging and resolving over HTTP is disabled: set http.responder_token_env "
+                                 "to an environment variable holding a token")
+        scheme, _, given = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise HttpError(401, "missing or wrong bearer token (send Authorization: Bearer <token>)",
+                            headers=[("WWW-Authenticate", 'Bearer realm="brandpulse"')])
+
+    def _check_link(self, alert_id: int, by: str, sig: str) -> str:
+        secret = self.daemon.parts.link_secret
+        if not secret:
+            raise HttpError(403, "ack links are disabled: set http.link_secret_env")
+        if not by or not hmac.compare_digest(sign_ack(secret, alert_id, by).encode(), sig.encode()):
+            raise HttpError(403, f"ack link for alert {alert_id} is not valid (bad or missing signature)")
+        return by
+
+    def _act(self, alert_id: int, action: str, by: str, note: str) -> Any:
+        with self.daemon.engine.connect() as conn:
+            if records.find_alert(conn, alert_id) is None:
+                raise HttpError(404, f"alert {alert_id}: no such alert")
+        engine = self.daemon.alert_engine
+        try:
+            if action == "ack":
+                return engine.acknowledge(alert_id, by=by, note=note)
+            return engine.resolve(alert_id, by=by, reason=note)
+        except AlertStateError as exc:
+            raise HttpError(409, str(exc)) from None
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise HttpError(400, f"bad Content-Length {environ.get('CONTENT_LENGTH')!r}") from None
+    if length > MAX_BODY_BYTES:
+        raise HttpError(413, f"body too large ({length} bytes; at most {MAX_BODY_BYTES})")
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
+def _html(status: int, title: str, body: str) -> tuple[int, str, bytes]:
+    page = (f'<!doctype html><html lang="zh"><head><meta charset="utf-8"><meta name="robots" content="noindex">'
+            f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>{body}</body></html>")
+    return status, "text/html; charset=utf-8", page.encode()
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):

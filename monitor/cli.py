@@ -6,9 +6,12 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from monitor import __version__
 from monitor.errors import BrandPulseError, ConfigErrors
@@ -53,6 +56,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check-config", help="validate a config file and its plan; print every problem")
     p.add_argument("file")
 
+    p = sub.add_parser("check-plan", help="validate a crisis plan file on its own; print every problem")
+    p.add_argument("file")
+    p.add_argument("--config", "-c", default=None,
+                   help="also check contact channels and silence/maintenance brands against this config "
+                        "(without it, any notifier id is accepted)")
+
+    p = sub.add_parser("drill", help="run a crisis drill: a simulated alert through the real engine and channels")
+    _config_arg(p)
+    p.add_argument("--brand", required=True, help="brand id the simulated incident is about")
+    p.add_argument("--level", required=True, help="plan level to start at (its contacts are notified)")
+    p.add_argument("--by", default="drill", help="who runs the drill (recorded in the alert's timeline)")
+    p.add_argument("--note", default="", help="scenario, shown in the alert summary")
+    p.add_argument("--no-send", action="store_true",
+                   help="only queue the notifications; the running daemon delivers them")
+
+    p = sub.add_parser("backtest", help="replay the spike detector over timestamp,value count series (no look-ahead)")
+    p.add_argument("--counts", nargs="+", required=True, metavar="FILE.csv",
+                   help="one or more timestamp,value CSV files (one bucket per row)")
+    p.add_argument("--out", required=True, help="folder for alerts_<SERIES>.csv (timestamp,is_alert,level)")
+    p.add_argument("--plan", default=None,
+                   help="crisis plan whose volume conditions to replay (default: the built-in backtest plan)")
+
     p = sub.add_parser("train", help="train the sentiment model from labelled CSV files")
     p.add_argument("--data", default=str(project_dir().parent / "shared" / "data" / "sentiment"),
                    help="folder with <name>.train.csv / <name>.dev.csv (default ../shared/data/sentiment)")
@@ -70,6 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--limit", type=int, default=50)
     a = asub.add_parser("show", help="one alert with its evidence and timeline")
     a.add_argument("id", type=int)
+    a = asub.add_parser("kpi", help="crisis KPIs: incidents, time to acknowledge and resolve, opinion control")
+    a.add_argument("--since", default="90d", help="start: a duration back from now (90d, 12h) or an ISO date")
+    a.add_argument("--until", default=None, help="end: an ISO date or time (default: now)")
+    a.add_argument("--drills", action="store_true", help="the drill report: drill alerts only")
+    a.add_argument("--include-drills", action="store_true", help="count drills together with real incidents")
+    a.add_argument("--recovery-hours", type=float, default=24.0,
+                   help="hours after resolution in which negative share must be back to baseline (default 24)")
+    a.add_argument("--json", action="store_true", help="print the KPIs as JSON")
     for name in ("ack", "resolve"):
         a = asub.add_parser(name, help=f"{'acknowledge' if name == 'ack' else 'resolve'} an alert")
         a.add_argument("id", type=int)
@@ -139,6 +172,105 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check_plan(args: argparse.Namespace) -> int:
+    from alerts.plan import load_plan
+
+    notifier_ids: set[str] | None = None
+    brand_ids: set[str] | None = None
+    if args.config:
+        config = _load(args.config)
+        notifier_ids = {n.id for n in config.notifiers}
+        brand_ids = {b.id for b in config.brands}
+    plan = load_plan(Path(args.file), notifier_ids=notifier_ids, brand_ids=brand_ids)
+    note = "" if args.config else "; channels and brands not checked (pass --config)"
+    print(f"{args.file}: ok ({len(plan.levels)} levels, {len(plan.contacts)} contacts, "
+          f"{len(plan.silences)} silences, {len(plan.maintenance)} maintenance windows){note}")
+    return 0
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    from prometheus_client import CollectorRegistry
+
+    from alerts.dispatch import Dispatcher
+    from alerts.engine import AlertEngine
+    from alerts.mute import PlanMuter
+    from monitor.clock import SystemClock
+    from monitor.daemon import build_parts
+    from monitor.metrics import Metrics
+    from monitor.store.engine import make_engine
+    from monitor.store.migrate import upgrade
+
+    config = _load(args.config)
+    brands = {b.id: b.name for b in config.brands}
+    if args.brand not in brands:
+        raise BrandPulseError(f"cannot start a drill: unknown brand {args.brand!r} (known: {', '.join(brands)})")
+    clock = SystemClock()
+    parts = build_parts(config, clock)
+    for source, _ in parts.sources:
+        source.close()
+    assert parts.plan is not None
+    engine = make_engine(config.storage_url)
+    try:
+        upgrade(engine)
+        metrics = Metrics(CollectorRegistry())
+        change = AlertEngine(engine, parts.plan, clock, metrics, brand_names=brands).drill(
+            args.brand, args.level, by=args.by, note=args.note)
+        sent = 0
+        if not args.no_send:  # the outbox hands each row to one sender, daemon or us
+            dispatcher = Dispatcher(engine, parts.notifiers, clock, metrics, language=config.alerts.language,
+                                    base_url=config.http.base_url, link_secret=parts.link_secret,
+                                    muter=PlanMuter(parts.plan))
+            while (n := dispatcher.drain()) > 0:
+                sent += n
+    finally:
+        engine.dispose()
+    alert = change.alert
+    print(alert.id)
+    print(f"drill alert {alert.id}: {alert.brand} at level {alert.level}, {change.notifications} notifications "
+          f"queued, {sent} handled now; acknowledge with: brandpulse alerts ack {alert.id} --by NAME",
+          file=sys.stderr)
+    return 0
+
+
+def _when_arg(value: str, name: str, now: datetime) -> datetime:
+    if re.fullmatch(r"\s*\d+(\.\d+)?\s*[smhd]\s*", value):
+        from alerts.plan import parse_duration
+
+        return now - timedelta(seconds=parse_duration(value))
+    try:
+        when = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise BrandPulseError(f"{name}: expected a duration back from now (90d, 12h) or an ISO date, "
+                              f"got {value!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    parts = [(s // 86400, "d"), (s % 86400 // 3600, "h"), (s % 3600 // 60, "m"), (s % 60, "s")]
+    return " ".join([f"{n}{u}" for n, u in parts if n][:2]) or "0s"  # "2h 5m": two units are enough
+
+
+def _print_kpis(k: dict[str, Any]) -> None:
+    by_level = ", ".join(f"{lvl} {n}" for lvl, n in k["by_level"].items())
+    print(f"crisis KPIs {k['since'][:16]} .. {k['until'][:16]} (drills {k['drills']})")
+    print(f"incidents: {k['incidents']}" + (f" ({by_level})" if by_level else "") + f"; still open: {k['open']}")
+    for key, label, missing in (("time_to_ack", "time to acknowledge", "unacknowledged"),
+                                ("time_to_resolve", "time to resolve", "unresolved")):
+        t = k[key]
+        print(f"{label}: median {_span(t['median_seconds'])}, p90 {_span(t['p90_seconds'])} "
+              f"({t['count']} done, {t[missing]} {missing})")
+        for lvl, s in t["by_level"].items():
+            print(f"  {lvl}: median {_span(s['median_seconds'])}, p90 {_span(s['p90_seconds'])} ({s['count']})")
+    c = k["control"]
+    if k["drills"] != "only":
+        share = f" ({c['share']:.0%})" if c["share"] is not None else ""
+        print(f"opinion control: {c['returned']} of {c['evaluated']} resolved incidents back to baseline negative "
+              f"share within {c['recovery_hours']:g}h{share}; {c['pending']} still in their recovery window")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from nlp.train import train
 
@@ -170,6 +302,21 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                 print(f"{a.id}\t{a.state.value}\t{a.brand}\t{a.level}\t{a.opened_at:%Y-%m-%d %H:%M}Z\t{a.summary}")
             if not rows:
                 print("no alerts")
+        elif args.action == "kpi":
+            from alerts.kpi import crisis_kpis
+
+            now = datetime.now(UTC)
+            until = _when_arg(args.until, "--until", now) if args.until else now
+            since = _when_arg(args.since, "--since", until if args.until else now)
+            if until <= since:
+                raise BrandPulseError(f"--since ({since.isoformat()}) must be before --until ({until.isoformat()})")
+            with engine.connect() as conn:
+                kpis = crisis_kpis(conn, since, until, include_drills=args.include_drills,
+                                   only_drills=args.drills, recovery_hours=args.recovery_hours)
+            if args.json:
+                print(json.dumps(kpis, ensure_ascii=False, indent=2))
+            else:
+                _print_kpis(kpis)
         elif args.action == "show":
             with engine.connect() as conn:
                 alert = records.get_alert(conn, args.id)
@@ -195,10 +342,24 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from alerts.backtest import backtest_counts_file
+    from alerts.plan import load_plan
+
+    plan = load_plan(args.plan, file=args.plan, notifier_ids=None) if args.plan else None
+    for path in args.counts:
+        written = backtest_counts_file(path, args.out, plan)
+        print(f"{path} -> {written}")
+    return 0
+
+
 COMMANDS = {
     "run": cmd_run,
     "demo": cmd_demo,
     "check-config": cmd_check_config,
+    "check-plan": cmd_check_plan,
+    "drill": cmd_drill,
+    "backtest": cmd_backtest,
     "train": cmd_train,
     "alerts": cmd_alerts,
 }

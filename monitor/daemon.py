@@ -12,6 +12,7 @@ notifications and returns: the ``--once`` mode for cron users and tests.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from prometheus_client import CollectorRegistry
 
 from alerts.dispatch import Dispatcher
 from alerts.engine import AlertEngine
+from alerts.mute import PlanMuter
 from alerts.notify import build_notifier
 from alerts.notify.base import Notifier
 from alerts.plan import CrisisPlan, load_plan
@@ -54,6 +56,8 @@ class Parts:
     sources: list[tuple[Source, float]] = field(default_factory=list)  # (source, interval seconds)
     notifiers: dict[str, Notifier] = field(default_factory=dict)
     plan: CrisisPlan | None = None
+    responder_token: str | None = None  # bearer token for the ack/resolve API (http.responder_token_env)
+    link_secret: str | None = None  # key signing ack links (http.link_secret_env)
 
 
 def build_parts(config: Config, clock: Clock) -> Parts:
@@ -86,9 +90,18 @@ def build_parts(config: Config, clock: Clock) -> Parts:
     else:
         try:
             parts.plan = load_plan(config.plan, file=config.plan_file, notifier_ids=set(parts.notifiers)
-                                   | {n.id for n in config.notifiers})
+                                   | {n.id for n in config.notifiers}, brand_ids={b.id for b in config.brands})
         except ConfigError as exc:
             problems += exc.errors if isinstance(exc, ConfigErrors) else [exc]
+    for key in ("responder_token_env", "link_secret_env"):
+        name = getattr(config.http, key)
+        if name is None:
+            continue
+        value = os.environ.get(name, "")
+        if not value:  # named but missing: fail at startup, not with a puzzling 403 later
+            problems.append(ConfigError(f"environment variable {name!r} is not set", file=config.file,
+                                        key_path=f"http.{key}"))
+        setattr(parts, key.removesuffix("_env"), value or None)
     if problems:
         for source, _ in parts.sources:
             source.close()
@@ -122,7 +135,8 @@ class Daemon:
         self.alert_engine = AlertEngine(self.engine, self.parts.plan, self.clock, metrics=self.metrics,
                                         brand_names={b.id: b.name for b in config.brands})
         self.dispatcher = Dispatcher(self.engine, self.parts.notifiers, self.clock, metrics=self.metrics,
-                                     language=config.alerts.language, base_url=config.http.base_url)
+                                     language=config.alerts.language, base_url=config.http.base_url,
+                                     link_secret=self.parts.link_secret, muter=PlanMuter(self.parts.plan))
         self.registry.register(StoreCollector(self.engine, [s.id for s, _ in self.parts.sources]))
         self.scheduler: Scheduler | None = None
         self.api: ApiServer | None = None

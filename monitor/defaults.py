@@ -50,3 +50,15 @@ BASELINE_MIN_SEASONAL_DAYS = 3  # same-hour samples from previous days needed be
 BASELINE_ROLLING_BUCKETS = 96  # recent buckets the fallback (rolling) baseline takes its median over (96 x 15 min = 1 day)
 BASELINE_MIN_ROLLING_BUCKETS = 4  # recent buckets of history the rolling baseline needs; fewer -> only the floor
 ALERT_SAMPLE_MENTIONS = 5  # sample negative mentions kept as evidence in an alert and shown in its notifications
+
+# --- spike scoring (added by the alerts package for issue 4: volume spikes, backtests) ---
+BASELINE_MAX_NEIGHBOURS = 12  # most buckets either side of the same time of day a plan may pool into its seasonal baseline (baseline_neighbours)
+SPIKE_TAIL_BASELINES = 2  # how far back a level's tail_factor looks for the brand's usual surprises, in multiples of baseline_days
+SPIKE_TAIL_QUANTILE = 0.999  # the quantile of those past surprises that tail_factor multiplies (0.999 of 14 days of 5-minute windows ~ the 4th largest)
+SPIKE_TAIL_MIN_WINDOWS = 96  # past windows needed before tail_factor trusts its quantile; fewer -> the level does not hold
+
+# --- sustained shifts (added by the alerts package for issue 4: hours of moderately raised volume) ---
+SUSTAINED_WINDOW_SECONDS = 7_200  # the window a level's `sustained` condition judges (complete buckets + the one in progress), seconds (2 h)
+SUSTAINED_TAIL_QUANTILE = 0.99  # the quantile of the brand's own past sustained-window scores that `sustained` multiplies (of 2 x baseline_days of windows; lower than SPIKE_TAIL_QUANTILE because one long incident fills many windows)
+SUSTAINED_MIN_TAIL = 1.0  # smallest usual tail `sustained` multiplies, in robust standard deviations, so a brand with a flat history still needs a real shift
+SUSTAINED_TAIL_MIN_DAYS = 1  # days of past sustained windows needed before `sustained` trusts their quantile (every time of day seen once); fewer -> that path does not hold

@@ -30,7 +30,7 @@ PREFIX = "brandpulse"
 
 class Metrics:
     """The daemon's metrics. Label names come from a fixed set: source, brand, channel,
-    level, state, reason, sentiment, result."""
+    level, state, reason, sentiment, result, drill ("true" for drill traffic, else "false")."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
@@ -57,8 +57,18 @@ class Metrics:
             f"{PREFIX}_poll_duration_seconds", "Time to poll a source, process and store its items.",
             ["source"], buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120), registry=registry)
         self.alerts_raised = Counter(
-            f"{PREFIX}_alerts_raised_total", "Alerts opened, by brand and level.", ["brand", "level"],
-            registry=registry)
+            f"{PREFIX}_alerts_raised_total", "Alerts opened, by brand, level and drill (true for drills).",
+            ["brand", "level", "drill"], registry=registry)
+        # Crisis KPIs (危机处理时效): from detection to the first acknowledgement and to resolution.
+        kpi_buckets = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200)
+        self.time_to_ack = Histogram(
+            f"{PREFIX}_alert_time_to_ack_seconds",
+            "Seconds from an alert opening to its acknowledgement, by level acknowledged and drill.",
+            ["level", "drill"], buckets=kpi_buckets, registry=registry)
+        self.time_to_resolve = Histogram(
+            f"{PREFIX}_alert_time_to_resolve_seconds",
+            "Seconds from an alert opening to its resolution, by final level and drill.",
+            ["level", "drill"], buckets=kpi_buckets, registry=registry)
         self.alert_transitions = Counter(
             f"{PREFIX}_alert_transitions_total", "Alert state changes, by brand, level and new state.",
             ["brand", "level", "state"], registry=registry)
@@ -66,6 +76,10 @@ class Metrics:
             f"{PREFIX}_notifications_total",
             "Notification attempts, by channel, reason and result (sent, retry, failed).",
             ["channel", "reason", "result"], registry=registry)
+        self.notifications_suppressed = Counter(
+            f"{PREFIX}_notifications_suppressed_total",
+            "Notifications muted or held instead of sent, by channel and reason (silence, maintenance, inhibition).",
+            ["channel", "reason"], registry=registry)
         self.notify_duration = Histogram(
             f"{PREFIX}_notification_duration_seconds", "Time taken by one notifier call.", ["channel"],
             registry=registry)
@@ -124,6 +138,6 @@ class StoreCollector(Collector):
             failing.add_metric([sid], float(row.consecutive_failures if row is not None else 0))
         for brand, level, state, n in alerts:
             open_alerts.add_metric([brand, level, state], float(n))
-        for status in ("pending", "sending", "done", "failed"):
+        for status in ("pending", "sending", "done", "failed", "muted"):
             backlog.add_metric([status], float(outbox.get(status, 0)))
         yield from (last_ok, failing, open_alerts, backlog)

@@ -57,6 +57,10 @@ class StorageSettings(_Strict):
 class HttpSettings(_Strict):
     listen: str = defaults.LISTEN
     base_url: str | None = None  # public address of this daemon, used for ack links in notifications
+    # environment variable holding the bearer token for POST /api/v1/alerts/{id}/ack|resolve; unset = disabled
+    responder_token_env: str | None = None
+    # environment variable holding the HMAC key that signs the one-click ack links in notifications
+    link_secret_env: str | None = None
 
     @field_validator("listen")
     @classmethod

@@ -1,6 +1,6 @@
 """Notifier kinds: the one table a new channel is added to.
 
-    NOTIFIER_KINDS = {"console": ConsoleNotifier, "webhook": WebhookNotifier}
+    NOTIFIER_KINDS = {"console": ConsoleNotifier, "webhook": WebhookNotifier, "wecom": WecomNotifier, ...}
 
 A kind is a class with ``kind`` (the config spelling), an ``Options`` pydantic model (its own
 keys, unknown keys rejected), a constructor ``(notifier_id, options, *, environ, file,
@@ -15,14 +15,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from alerts.notify.alertmanager import AlertmanagerNotifier
 from alerts.notify.base import Notifier, validate_options
 from alerts.notify.console import ConsoleNotifier
+from alerts.notify.dingtalk import DingtalkNotifier
+from alerts.notify.email import EmailNotifier
+from alerts.notify.feishu import FeishuNotifier
+from alerts.notify.slack import SlackNotifier
 from alerts.notify.webhook import WebhookNotifier
+from alerts.notify.wecom import WecomNotifier
 from monitor.errors import ConfigError
 
 NOTIFIER_KINDS: dict[str, Any] = {
     "console": ConsoleNotifier,
     "webhook": WebhookNotifier,
+    "wecom": WecomNotifier,
+    "dingtalk": DingtalkNotifier,
+    "feishu": FeishuNotifier,
+    "slack": SlackNotifier,
+    "email": EmailNotifier,
+    "alertmanager": AlertmanagerNotifier,
 }
 
 __all__ = ["NOTIFIER_KINDS", "Notifier", "build_notifier", "resolve_notifier_kind"]

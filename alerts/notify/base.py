@@ -11,16 +11,23 @@ A notifier is one configured channel (``id`` from the config, ``kind`` such as "
 
 Error texts never contain secrets: URLs are shown as scheme://host:port only (paths and
 query strings of webhook URLs are often the secret), and token values are scrubbed.
+
+Chat channels (WeCom, DingTalk, Feishu) answer HTTP 200 with an error code in the JSON body;
+``check_errcode`` applies that second rule after the status rule. ``HttpNotifier`` is the
+plumbing every HTTP channel shares (client, timeout, POST, both rules, secret scrubbing), and
+``neutralize`` turns rendered text, which quotes mentions written by strangers, into markup
+that cannot link, ping or format anything.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from monitor.errors import ConfigError, ConfigErrors, NotifyError
 from monitor.models import Notification
@@ -47,6 +54,22 @@ class NotifierOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+
+def _http_url(value: str) -> str:
+    try:
+        parsed = httpx.URL(value)
+    except (httpx.InvalidURL, TypeError):
+        raise ValueError("url is not a valid URL") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"url must be http:// or https:// with a host, got {redact_url(value)!r}")
+    return value
+
+
+# Field types the kinds' Options models share.
+HttpUrl = Annotated[str, AfterValidator(_http_url)]  # http(s) URL; shown redacted in errors
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]  # names an environment variable
+Timeout = Annotated[float, Field(gt=0, le=300)]  # seconds for one delivery attempt
+Mobile = Annotated[str, Field(pattern=r"^\+?[0-9][0-9-]{4,19}$")]  # a phone number a chat robot can @
 
 M = TypeVar("M", bound=NotifierOptions)
 
@@ -103,24 +126,34 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
     return text
 
 
-def check_http_status(channel: str, response: httpx.Response) -> None:
-    """Apply the shared status rule; raise NotifyError unless the response is 2xx."""
+def _where(response: httpx.Response) -> str:
+    try:
+        return redact_url(response.request.url)
+    except RuntimeError:  # a Response built without a request (tests, custom transports)
+        return "the receiver"
+
+
+def check_http_status(channel: str, response: httpx.Response, detail: str = "") -> None:
+    """Apply the shared status rule; raise NotifyError unless the response is 2xx.
+
+    ``detail`` (e.g. Slack's error word) is added to the message; it must hold no secret.
+    """
     status = response.status_code
     if 200 <= status < 300:
         return
-    try:
-        where = redact_url(response.request.url)
-    except RuntimeError:  # a Response built without a request (tests, custom transports)
-        where = "the receiver"
+    where = _where(response)
     if status == 429 or status >= 500:
+        # Retry-After is quoted so an operator sees how hard the receiver is pushing back.
+        after = response.headers.get("Retry-After", "")
+        hint = f" (Retry-After: {after})" if re.fullmatch(r"[0-9]{1,6}", after) else ""
         raise NotifyError(
-            f"HTTP {status} from {where}; will retry",
+            f"HTTP {status} from {where}{hint}{detail}; will retry",
             channel=channel,
             retryable=True,
             reason="http_429" if status == 429 else "http_5xx",
         )
     raise NotifyError(
-        f"HTTP {status} from {where}; the receiver rejected the request, not retrying",
+        f"HTTP {status} from {where}{detail}; the receiver rejected the request, not retrying",
         channel=channel,
         retryable=False,
         reason=f"http_{status // 100}xx",
@@ -144,3 +177,200 @@ def transport_error(
         retryable=True,
         reason=reason,
     )
+
+
+def env_secret(
+    environ: Mapping[str, str],
+    variable: str,
+    *,
+    option: str,
+    purpose: str,
+    file: str | None = None,
+    key_path: str | None = None,
+) -> str:
+    """The value of ``variable``; a ConfigError naming the variable (never a value) when unset.
+
+    Args:
+        option: the option that named the variable (e.g. "token_env"), for the key path.
+        purpose: what the value is, for the message (e.g. "the webhook's bearer token").
+    """
+    value = environ.get(variable, "").strip()
+    if not value:
+        raise ConfigError(
+            f"environment variable {variable!r} is not set or empty (it should hold {purpose})",
+            file=file,
+            key_path=f"{key_path}.{option}" if key_path else option,
+        )
+    return value
+
+
+class HttpNotifier:
+    """What the HTTP channels share: one httpx client, POST, the status rule, scrubbed errors.
+
+    class ChatNotifier(HttpNotifier):
+        kind = "chat"
+
+        def send(self, notification):
+            response = self.post(self.url, json={"text": notification.body})
+            check_errcode(self.id, response, retryable={45009: "rate_limited"}, secrets=self.secrets)
+
+    ``secrets`` (tokens, keys, secret URLs) are scrubbed from every error text.
+    """
+
+    kind: ClassVar[str]
+
+    def __init__(
+        self,
+        notifier_id: str,
+        *,
+        timeout: float,
+        headers: Mapping[str, str] | None = None,
+        secrets: Iterable[str | None] = (),
+    ) -> None:
+        self.id = notifier_id
+        self.secrets: list[str] = [s for s in secrets if s]
+        self._client = httpx.Client(
+            timeout=timeout,
+            headers={"User-Agent": "BrandPulse-notifier", **(headers or {})},
+            follow_redirects=False,  # a redirect would resend the payload (and secrets) elsewhere
+        )
+
+    def post(
+        self,
+        url: str,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST and apply the status rule; transport failures become retryable NotifyErrors."""
+        try:
+            response = self._client.post(url, json=json, content=content, headers=headers, params=params)
+        except httpx.HTTPError as exc:
+            raise transport_error(self.id, exc, url, self.secrets) from None
+        check_http_status(self.id, response, self.explain(response) if response.is_error else "")
+        return response
+
+    def explain(self, response: httpx.Response) -> str:
+        """Extra words for a failed response's error text (override; never return secrets)."""
+        return ""
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def check_errcode(
+    channel: str,
+    response: httpx.Response,
+    *,
+    code_keys: tuple[str, ...] = ("errcode",),
+    message_keys: tuple[str, ...] = ("errmsg",),
+    retryable: Mapping[int, str] | None = None,
+    secrets: Iterable[str | None] = (),
+) -> None:
+    """The chat APIs' second rule, after the status rule: a JSON body whose code is 0.
+
+    Args:
+        code_keys, message_keys: where the code and its message are (first key present wins).
+        retryable: code -> reason label for codes worth retrying (rate limits, "system busy");
+            every other non-zero code is permanent (bad key, bad signature, bad payload).
+    """
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    code = None
+    if isinstance(data, dict):
+        code = next((data[k] for k in code_keys if k in data), None)
+    where = _where(response)
+    if not isinstance(code, int) or isinstance(code, bool):
+        # Not the API we think (a proxy's page, a truncated body): we cannot tell whether the
+        # message went out, and losing an alert is worse than sending it twice.
+        raise NotifyError(
+            f"HTTP {response.status_code} from {where} without a numeric {code_keys[0]!r} in the body; will retry",
+            channel=channel,
+            retryable=True,
+            reason="bad_response",
+        )
+    if code == 0:
+        return
+    assert isinstance(data, dict)
+    text = next((str(data[k]) for k in message_keys if k in data), "")
+    text = scrub(text, secrets)[:200]
+    codes = retryable or {}
+    if code in codes:
+        raise NotifyError(
+            f"{code_keys[0]} {code} ({text!r}) from {where}; will retry",
+            channel=channel,
+            retryable=True,
+            reason=codes[code],
+        )
+    raise NotifyError(
+        f"{code_keys[0]} {code} ({text!r}) from {where}; the receiver rejected the message, not retrying",
+        channel=channel,
+        retryable=False,
+        reason="errcode",
+    )
+
+
+# --- text that quotes strangers -----------------------------------------------------------
+
+# Look-alike full-width forms: they read the same in a Chinese message and no renderer treats
+# them as syntax, whether or not it honours backslash escapes (WeCom's and DingTalk's
+# markdown dialects are not documented to).
+_FULLWIDTH = str.maketrans({"<": "＜", ">": "＞", "[": "［", "]": "］"})
+_ANGLES = str.maketrans({"<": "＜", ">": "＞"})
+_MENTION = re.compile(r"(?<![\w.+-])@(?=\w)")  # @all, @13800000000, @张三; not a@b.com
+_MD_ESCAPE = re.compile(r"[\\`*~]|(?<!\w)_|_(?!\w)|^[ \t]*#", re.MULTILINE)  # emphasis, code, headings
+ZWSP = "\u200b"  # zero-width space: splits "@all" so no channel resolves it as a mention
+
+
+def neutralize(text: str, flavor: Literal["markdown", "slack", "plain"] = "markdown") -> str:
+    """Plain text -> markup that shows the same words and cannot link, ping or format.
+
+    Rendered messages quote mention texts written by anyone on the internet; a quoted
+    ``[官方声明](https://evil.example)``, ``<@all>``, ``<at user_id="all">`` or ``<!channel>``
+    must not become a link or page a whole group.
+
+    - "markdown" (WeCom, DingTalk, Feishu): ``< > [ ]`` become full-width look-alikes (no
+      links, images, HTML/font tags, ``<@id>``/``<at>`` mentions or quotes), emphasis, code
+      and heading markers are backslash-escaped; ``_`` inside words (URLs) is left alone.
+    - "slack": ``& < >`` become ``&amp; &lt; &gt;``, as Slack documents, which disarms
+      ``<!channel>``, ``<@U123>`` and ``<url|text>`` links.
+
+    - "plain" (WeCom text, Feishu rich-text lines): only ``< >`` become full-width, so no
+      ``<at user_id="all">`` is ever parsed; nothing else changes (no escapes show up).
+
+    All put a zero-width space after a leading ``@`` (``@all`` -> ``@\u200ball``).
+
+        neutralize("[点我](https://x.example) @all")  # '［点我］(https://x.example) @\u200ball'
+    """
+    if flavor == "slack":
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    elif flavor == "plain":
+        text = text.translate(_ANGLES)
+    else:
+        text = _MD_ESCAPE.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)
+        text = text.translate(_FULLWIDTH)
+    return _MENTION.sub("@" + ZWSP, text)
+
+
+def truncate(text: str, limit: int, *, encoding: str | None = None, marker: str = "…") -> str:
+    """``text`` cut to ``limit`` characters (or bytes in ``encoding``), the cut marked.
+
+    The chat APIs reject an over-long message outright (WeCom: 4096 bytes of markdown), and a
+    shortened alert is better than none.
+    """
+
+    def size(s: str) -> int:
+        return len(s.encode(encoding)) if encoding else len(s)
+
+    if size(text) <= limit:
+        return text
+    budget = limit - size(marker)
+    if encoding:
+        cut = text.encode(encoding)[: max(budget, 0)].decode(encoding, errors="ignore")
+    else:
+        cut = text[: max(budget, 0)]
+    return cut + marker

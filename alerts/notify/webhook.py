@@ -1,10 +1,11 @@
-"""The generic JSON webhook notifier: one POST per notification.
+"""The generic JSON webhook notifier: one POST per notification, optionally HMAC-signed.
 
     notifiers:
       - id: ops-webhook
         kind: webhook
         url: "https://hooks.example.com/brandpulse"
         token_env: BRANDPULSE_WEBHOOK_TOKEN     # optional: sent as "Authorization: Bearer <value>"
+        secret_env: BRANDPULSE_WEBHOOK_SECRET   # optional: sign each body with HMAC-SHA256
         headers: {X-Team: brand}                # optional extra headers
         timeout: 10                             # optional, seconds
 
@@ -12,47 +13,50 @@ The body is JSON: notification (outbox id), alert, brand, level, state, reason, 
 contact, subject, body, evidence, drill, attempt. Every retry of the same notification
 carries the same ``X-BrandPulse-Notification`` header, so a receiver can drop duplicates
 (delivery is at least once: a crash after the POST but before recording it resends it).
+
+With ``secret_env`` every request also carries ``X-BrandPulse-Timestamp: <unix seconds>`` and
+``X-BrandPulse-Signature: sha256=<hex>``, the HMAC-SHA256 of ``<timestamp>.<raw body>`` keyed
+with the secret (GitHub's and Stripe's scheme). A receiver recomputes it over the bytes it
+received, compares in constant time and rejects old timestamps to stop replays:
+
+    expected = hmac.new(secret, f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    ok = hmac.compare_digest(header, "sha256=" + expected) and abs(time.time() - int(ts)) < 300
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import httpx
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from alerts.notify.base import (
     DEFAULT_TIMEOUT_SECONDS,
     IDEMPOTENCY_HEADER,
+    EnvName,
+    HttpNotifier,
+    HttpUrl,
     NotifierOptions,
-    check_http_status,
-    redact_url,
-    transport_error,
+    Timeout,
+    env_secret,
 )
-from monitor.errors import ConfigError
 from monitor.models import Notification
+
+SIGNATURE_HEADER = "X-BrandPulse-Signature"
+TIMESTAMP_HEADER = "X-BrandPulse-Timestamp"
 
 
 class WebhookOptions(NotifierOptions):
-    url: str
-    token_env: str | None = Field(
-        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
-    )  # env var holding a bearer token
+    url: HttpUrl
+    token_env: EnvName | None = None  # env var holding a bearer token
+    secret_env: EnvName | None = None  # env var holding the HMAC signing secret
     headers: dict[str, str] = {}
-    timeout: float = Field(default=DEFAULT_TIMEOUT_SECONDS, gt=0, le=300)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        try:
-            parsed = httpx.URL(value)
-        except (httpx.InvalidURL, TypeError):
-            raise ValueError("url is not a valid URL") from None
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ValueError(f"url must be http:// or https:// with a host, got {redact_url(value)!r}")
-        return value
+    timeout: Timeout = DEFAULT_TIMEOUT_SECONDS
 
     @field_validator("headers")
     @classmethod
@@ -66,7 +70,13 @@ class WebhookOptions(NotifierOptions):
         return value
 
 
-class WebhookNotifier:
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-BrandPulse-Signature`` value for ``body`` sent at ``timestamp``."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+class WebhookNotifier(HttpNotifier):
     """POSTs each notification as JSON to one URL.
 
     notifier = WebhookNotifier("ops", WebhookOptions(url="http://127.0.0.1:9999/hook"))
@@ -85,25 +95,23 @@ class WebhookNotifier:
         file: str | None = None,
         key_path: str | None = None,
     ) -> None:
-        self.id = notifier_id
         self.options = options
         env = os.environ if environ is None else environ
-        self._token: str | None = None
-        if options.token_env:
-            token = env.get(options.token_env, "")
-            if not token.strip():
-                where = f"{key_path}.token_env" if key_path else "token_env"
-                raise ConfigError(
-                    f"environment variable {options.token_env!r} is not set or empty "
-                    f"(it should hold the webhook's bearer token)",
-                    file=file,
-                    key_path=where,
-                )
-            self._token = token.strip()
-        headers = {"User-Agent": "BrandPulse-notifier", **options.headers}
+        where = {"file": file, "key_path": key_path}
+        self._token = (
+            env_secret(env, options.token_env, option="token_env", purpose="the webhook's bearer token", **where)
+            if options.token_env
+            else None
+        )
+        self._secret = (
+            env_secret(env, options.secret_env, option="secret_env", purpose="the webhook's signing secret", **where)
+            if options.secret_env
+            else None
+        )
+        headers = dict(options.headers)
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        self._client = httpx.Client(timeout=options.timeout, headers=headers, follow_redirects=False)
+        super().__init__(notifier_id, timeout=options.timeout, headers=headers, secrets=[self._token, self._secret])
 
     def payload(self, n: Notification) -> dict[str, Any]:
         return {
@@ -124,16 +132,11 @@ class WebhookNotifier:
         }
 
     def send(self, notification: Notification) -> None:
-        url = self.options.url
-        try:
-            response = self._client.post(
-                url,
-                json=self.payload(notification),
-                headers={IDEMPOTENCY_HEADER: str(notification.outbox_id)},
-            )
-        except httpx.HTTPError as exc:
-            raise transport_error(self.id, exc, url, [self._token]) from None
-        check_http_status(self.id, response)
-
-    def close(self) -> None:
-        self._client.close()
+        # Serialised here, not by httpx, so the signature covers exactly the bytes sent.
+        body = json.dumps(self.payload(notification), ensure_ascii=False, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: str(notification.outbox_id)}
+        if self._secret:
+            timestamp = int(time.time())
+            headers[TIMESTAMP_HEADER] = str(timestamp)
+            headers[SIGNATURE_HEADER] = sign(self._secret, timestamp, body)
+        self.post(self.options.url, content=body, headers=headers)

@@ -72,7 +72,7 @@ def test_demo_pages_one_crisis_for_qinghe_within_a_minute(tmp_path: Path) -> Non
         assert time.monotonic() - started < 60
         demo.wait_for(r"notification channel=console alert=\d+ brand=qinghe", timeout=15)
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-        assert 'brandpulse_alerts_raised_total{brand="qinghe",level="crisis"} 1.0' in metrics
+        assert 'brandpulse_alerts_raised_total{brand="qinghe",drill="false",level="crisis"} 1.0' in metrics
         time.sleep(6)  # at least one more evaluation: still exactly one alert, none for the others
         alerts = httpx.get(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=10).json()["alerts"]
         assert [(a["brand"], a["level"]) for a in alerts] == [("qinghe", "crisis")]

@@ -112,3 +112,28 @@ def test_longer_window_sums_buckets(plan: CrisisPlan) -> None:
 def test_brand_just_added_uses_the_floor(plan: CrisisPlan) -> None:
     [sig] = detect("newbrand", {T0: {"negative": 45, "neutral": 5}}, at(T0 + 14 * 60), plan)
     assert sig.baseline_method == "floor" and sig.level == "crisis"
+
+
+def test_sustained_negative_shift_pages_on_the_two_hour_window() -> None:
+    """Two hours at 2.5x the usual negatives: every 15-minute bucket stays under min_negative,
+    the 2-hour window does not, and the level's `sustained` path holds."""
+    data = copy.deepcopy(PLAN)
+    data["levels"] = [
+        {"id": "warning", "name": "预警", "when": {"negative_spike": 2.0, "min_negative": 10, "sustained": 2.0}}
+    ]
+    plan = load_plan(data, notifier_ids=NOTIFIERS)
+    counts = history(days=16)  # 2 negatives + 8 neutral per bucket, also at this time every day
+    now = at(T0 + 5 * 60)  # 5 minutes into the bucket starting at T0
+    assert detect("acme", counts, now, plan) == []
+    for i in range(1, 9):  # the 8 buckets (2 h) before T0: 5 negatives each
+        counts[T0 - i * B] = {"negative": 5, "neutral": 8}
+    counts[T0] = {"negative": 2}
+    [sig] = detect("acme", counts, now, plan)
+    assert sig.kind == NEGATIVE_SPIKE and sig.level == "warning" and sig.path == "sustained"
+    assert sig.observed == 8 * 5 + 2 and sig.window_start == at(T0 - 8 * B)
+    assert sig.baseline == 2 * (8 + 5 / 15)  # 2 per bucket; the bucket in progress counted by its elapsed third
+    assert sig.ratio > 2.0 and sig.negative == sig.observed and sig.total == 8 * 13 + 2
+    assert sig.evidence()["path"] == "sustained"
+    # Without `sustained` the level only has its own 15-minute window: 5 (+2) never reach 10.
+    data["levels"][0]["when"].pop("sustained")
+    assert detect("acme", counts, now, load_plan(data, notifier_ids=NOTIFIERS)) == []

@@ -98,7 +98,7 @@ def test_engine_to_receiver_delivered_once(
     assert req.headers[IDEMPOTENCY_HEADER] == str(body["notification"])
     assert "预警" in capsys.readouterr().out  # the console channel printed it
     with store.connect() as conn:
-        assert outbox.backlog(conn) == {"pending": 0, "sending": 0, "done": 2, "failed": 0}
+        assert outbox.backlog(conn) == {"pending": 0, "sending": 0, "done": 2, "failed": 0, "muted": 0}
     for channel in ("hook", "console"):
         assert (
             registry.get_sample_value(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry
 
@@ -11,6 +12,7 @@ from alerts.engine import AlertEngine
 from alerts.plan import CrisisPlan, load_plan
 from alerts.records import alert_events, list_alerts
 from monitor.clock import FixedClock
+from monitor.errors import AlertStateError
 from monitor.metrics import Metrics
 from monitor.models import AlertState, NotifyReason
 
@@ -85,7 +87,9 @@ def test_a_burst_opens_exactly_one_alert_and_notifies_each_contact_channel(
         assert len(alert_events(conn, alert.id)) == 1
         assert outbox.backlog(conn)["pending"] == 2
     assert (
-        registry.get_sample_value("brandpulse_alerts_raised_total", {"brand": "acme", "level": "warning"})
+        registry.get_sample_value(
+            "brandpulse_alerts_raised_total", {"brand": "acme", "level": "warning", "drill": "false"}
+        )
         == 1
     )
 
@@ -234,3 +238,40 @@ def test_missed_ack_deadlines_escalate_level_by_level_then_repeat(
     assert [r for r in _rows(store, opened.alert.id) if r[2] == NotifyReason.REPEAT.value] == [
         ("wang-wu", "hook", "repeat")
     ] * 2
+
+
+def test_a_drill_runs_beside_real_incidents_escalates_and_ends_after_its_ack(
+    store: sa.Engine, clock: FixedClock, plan: CrisisPlan
+) -> None:
+    _setup(store, clock)
+    registry = CollectorRegistry()
+    engine = AlertEngine(store, plan, clock, Metrics(registry))
+    with pytest.raises(AlertStateError, match=r"unknown level 'panic' \(known: warning, crisis, exec\)"):
+        engine.drill("acme", "panic")
+    drill = engine.drill("acme", "crisis", by="zhang-san", note="Q1 演练")
+    assert drill.alert.drill and drill.alert.level == "crisis" and drill.notifications == 1
+    assert _rows(store, drill.alert.id) == [("li-si", "hook", "first")]
+    assert "DRILL" in drill.alert.summary and drill.alert.evidence["kind"] == "drill"
+
+    # A real burst still opens its own alert: the drill neither blocks nor absorbs it.
+    _burst(store, clock, negative=30)
+    [real] = engine.evaluate("acme")
+    assert real.action == "opened" and not real.alert.drill and real.alert.id != drill.alert.id
+
+    # Unacknowledged past its deadline, the drill escalates like a real incident.
+    clock.advance(minutes=16)
+    changes = {c.alert.id: c for c in engine.evaluate("acme")}
+    assert changes[drill.alert.id].action == "escalated" and changes[drill.alert.id].alert.level == "exec"
+    assert _rows(store, drill.alert.id)[-1] == ("wang-wu", "hook", "escalated")
+    engine.acknowledge(drill.alert.id, by="wang-wu")
+    clock.advance(minutes=59)
+    assert drill.alert.id not in {c.alert.id for c in engine.evaluate("acme")}
+    clock.advance(minutes=1)
+    ended = {c.alert.id: c for c in engine.evaluate("acme")}[drill.alert.id]
+    assert ended.action == "resolved" and ended.reason == "drill over: acknowledged 1h ago"
+    assert registry.get_sample_value(
+        "brandpulse_alerts_raised_total", {"brand": "acme", "level": "crisis", "drill": "true"}
+    ) == 1
+    assert registry.get_sample_value(
+        "brandpulse_alerts_raised_total", {"brand": "acme", "level": "warning", "drill": "false"}
+    ) == 1

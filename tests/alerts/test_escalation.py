@@ -85,7 +85,9 @@ def test_lifecycle_is_recorded_with_who_when_why(store: sa.Engine, clock: FixedC
         ("acknowledged", "resolved", "crisis", "li-si", "回应声明已发布", t0 + timedelta(minutes=165)),
     ]
     assert (
-        registry.get_sample_value("brandpulse_alerts_raised_total", {"brand": "acme", "level": "warning"})
+        registry.get_sample_value(
+            "brandpulse_alerts_raised_total", {"brand": "acme", "level": "warning", "drill": "false"}
+        )
         == 1
     )
     for level, state in (

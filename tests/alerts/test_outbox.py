@@ -55,7 +55,7 @@ def test_enqueue_is_idempotent(store: sa.Engine, clock: FixedClock) -> None:
             f"{alert.id}:zhang-san:hook:repeat:0",
             f"{alert.id}:zhang-san:hook:repeat:1",
         ]
-        assert outbox.backlog(conn) == {"pending": 4, "sending": 0, "done": 0, "failed": 0}
+        assert outbox.backlog(conn) == {"pending": 4, "sending": 0, "done": 0, "failed": 0, "muted": 0}
         assert outbox.recipients(conn, alert.id) == [("zhang-san", "hook"), ("zhang-san", "console")]
 
 
@@ -72,7 +72,7 @@ def test_claim_complete(store: sa.Engine, clock: FixedClock) -> None:
     with store.begin() as conn:
         outbox.complete(conn, first[0].id, clock.now())
     with store.connect() as conn:
-        assert outbox.backlog(conn) == {"pending": 0, "sending": 2, "done": 1, "failed": 0}
+        assert outbox.backlog(conn) == {"pending": 0, "sending": 2, "done": 1, "failed": 0, "muted": 0}
         assert outbox.rows_for(conn, alert.id)[0].delivered_at == clock.now()
 
 

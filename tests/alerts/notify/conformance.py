@@ -12,6 +12,7 @@ The factory gets the loopback server's URL; nothing is mocked.
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from collections.abc import Callable
@@ -19,8 +20,9 @@ from typing import Any
 
 import pytest
 
+from alerts.notify import build_notifier
 from alerts.notify.base import Notifier
-from monitor.errors import NotifyError
+from monitor.errors import ConfigError, NotifyError
 from monitor.models import Notification, NotifyReason
 
 Factory = Callable[..., Notifier]
@@ -68,9 +70,15 @@ def closed_port_url(path: str = "/hook") -> str:
     return f"http://127.0.0.1:{port}{path}"
 
 
-def check_status_table(make: Factory, server: Any, path: str = "/hook") -> None:
+def check_status_table(
+    make: Factory, server: Any, path: str = "/hook", ok_body: bytes = b'{"ok": true}', skip: tuple[int, ...] = ()
+) -> None:
+    """The shared status rule. Chat APIs pass their success body (``{"errcode": 0}``) and skip
+    204, which cannot carry the error code they need."""
     for status, retryable in STATUS_TABLE.items():
-        server.route(path, status=status, body=b'{"ok": true}' if status < 300 else b"nope")
+        if status in skip:
+            continue
+        server.route(path, status=status, body=ok_body if status < 300 else b"nope")
         notifier = make(server.url(path))
         if retryable is None:
             notifier.send(sample_notification())
@@ -118,3 +126,42 @@ def check_no_secret_in_errors(make: Factory, server: Any, secrets: list[str], pa
         for secret in secrets:
             assert secret not in str(err), f"secret leaked into {str(err)!r}"
             assert secret not in repr(err.args)
+
+
+def check_errcode_table(
+    make: Factory,
+    server: Any,
+    cases: dict[int, tuple[bool | None, str]],
+    *,
+    path: str = "/hook",
+    code_key: str = "errcode",
+    message_key: str = "errmsg",
+) -> None:
+    """A chat API's second rule: HTTP 200 with ``{code_key: code}``; each case maps a code to
+    (None = delivered | retryable, reason). Also: a 200 without a code is retried."""
+    for code, (retryable, reason) in cases.items():
+        body = json.dumps({code_key: code, message_key: "ok" if code == 0 else f"error {code}"}).encode()
+        server.route(path, status=200, body=body, headers={"Content-Type": "application/json"})
+        notifier = make(server.url(path))
+        if retryable is None:
+            notifier.send(sample_notification())
+            continue
+        with pytest.raises(NotifyError) as info:
+            notifier.send(sample_notification())
+        assert (info.value.retryable, info.value.reason) == (retryable, reason), f"code {code}: {info.value}"
+        assert f"{code_key} {code}" in str(info.value) and f"error {code}" in str(info.value)
+    server.route(path, status=200, body=b"<html>proxy login</html>")
+    with pytest.raises(NotifyError) as info:
+        make(server.url(path)).send(sample_notification())
+    assert info.value.retryable is True and info.value.reason == "bad_response"
+
+
+def check_missing_secret_variable(kind: str, options: dict[str, Any], option: str, environ: dict[str, str]) -> None:
+    """An unset ``*_env`` variable is a ConfigError naming the variable and the key, no value."""
+    with pytest.raises(ConfigError) as info:
+        build_notifier("n", kind, options, file="brandpulse.yaml", key_path="notifiers[4]", environ=environ)
+    text = str(info.value)
+    assert text.startswith(f"brandpulse.yaml: notifiers[4].{option}: environment variable {options[option]!r} ")
+    assert "is not set or empty" in text
+    for value in environ.values():
+        assert value not in text

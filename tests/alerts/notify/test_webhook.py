@@ -1,19 +1,23 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
+import time
 from typing import Any
 
 import pytest
 
 from alerts.notify import NOTIFIER_KINDS, build_notifier, resolve_notifier_kind
 from alerts.notify.base import DEFAULT_TIMEOUT_SECONDS, IDEMPOTENCY_HEADER, Notifier, redact_url
-from alerts.notify.webhook import WebhookNotifier
+from alerts.notify.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookNotifier
 from monitor import defaults
-from monitor.errors import ConfigError, ConfigErrors
+from monitor.errors import ConfigError, ConfigErrors, NotifyError
 
 from . import conformance
 
 TOKEN = "s3cr3t-t0ken-value"
-ENV = {"HOOK_TOKEN": TOKEN}
+SECRET = "whsec-signing-secret-42"
+ENV = {"HOOK_TOKEN": TOKEN, "HOOK_SECRET": SECRET}
 
 
 def make(url: str, *, timeout: float = 5.0, **extra: Any) -> Notifier:
@@ -118,7 +122,7 @@ def test_options_are_validated_strictly_with_key_paths() -> None:
     )
     assert any(
         line.startswith(
-            "c.yaml: notifiers[2].tiemout: unknown key 'tiemout' (valid: headers, timeout, token_env, url)"
+            "c.yaml: notifiers[2].tiemout: unknown key 'tiemout' (valid: headers, secret_env, timeout, token_env, url)"
         )
         for line in lines
     )
@@ -131,12 +135,16 @@ def test_options_are_validated_strictly_with_key_paths() -> None:
 
 
 def test_kind_table() -> None:
-    assert set(NOTIFIER_KINDS) == {"console", "webhook"}
+    kinds = {"console", "webhook", "wecom", "dingtalk", "feishu", "slack", "email", "alertmanager"}
+    assert set(NOTIFIER_KINDS) == kinds
+    for kind, cls in NOTIFIER_KINDS.items():
+        assert cls.kind == kind and resolve_notifier_kind(kind) is cls
+        assert cls.Options.model_config.get("extra") == "forbid", kind
     assert resolve_notifier_kind("webhook") is WebhookNotifier
     with pytest.raises(
         ConfigError,
         match=r"^c.yaml: notifiers\[3\].kind: unknown notifier kind 'wechat' "
-        r"\(valid: console, webhook\)$",
+        r"\(valid: alertmanager, console, dingtalk, email, feishu, slack, webhook, wecom\)$",
     ):
         build_notifier("x", "wechat", {}, file="c.yaml", key_path="notifiers[3]")
 
@@ -153,3 +161,49 @@ def test_redact_url() -> None:
         == "https://hooks.example.com:8443/…"
     )
     assert redact_url("http://127.0.0.1:9999") == "http://127.0.0.1:9999"
+
+
+def test_signed_body_verifies_on_the_receiving_side(http_server: Any) -> None:
+    def verify(rec: Any) -> tuple[int, dict[str, str], bytes]:
+        # What a receiver does, written independently of alerts.notify.webhook.sign.
+        ts = rec.headers[TIMESTAMP_HEADER]
+        expected = hmac.new(SECRET.encode(), ts.encode() + b"." + rec.body, hashlib.sha256).hexdigest()
+        good = hmac.compare_digest(rec.headers[SIGNATURE_HEADER], "sha256=" + expected)
+        fresh = abs(time.time() - int(ts)) < 300
+        return (204 if good and fresh else 401), {}, b""
+
+    http_server.route("/hook", handler=verify)
+    notifier = make(http_server.url("/hook"), secret_env="HOOK_SECRET")
+    notifier.send(conformance.sample_notification(outbox_id=5))
+    [req] = http_server.requests_to("/hook")
+    assert req.json()["subject"] == "【预警】阿克米咖啡 负面舆情出现异常升高"  # UTF-8, not \\u escapes
+    assert "【预警】".encode() in req.body
+    assert SECRET not in str(req.headers)
+
+    # A receiver with a different secret rejects it: permanent, and our secret stays out of the text.
+    other = build_notifier(
+        "w", "webhook", {"url": http_server.url("/hook"), "secret_env": "S"}, environ={"S": "not-the-secret"}
+    )
+    with pytest.raises(NotifyError) as info:
+        other.send(conformance.sample_notification())
+    assert info.value.retryable is False and "HTTP 401" in str(info.value)
+    assert "not-the-secret" not in str(info.value)
+
+
+def test_unsigned_requests_carry_no_signature_headers(http_server: Any) -> None:
+    http_server.route("/hook", status=200)
+    make(http_server.url("/hook")).send(conformance.sample_notification())
+    [req] = http_server.requests_to("/hook")
+    assert SIGNATURE_HEADER not in req.headers and TIMESTAMP_HEADER not in req.headers
+
+
+def test_missing_secret_variable_names_it() -> None:
+    conformance.check_missing_secret_variable(
+        "webhook", {"url": "https://hooks.example.com/x", "secret_env": "NOPE_SECRET"}, "secret_env", ENV
+    )
+
+
+def test_retry_after_is_quoted_on_429(http_server: Any) -> None:
+    http_server.route("/hook", status=429, headers={"Retry-After": "30"})
+    with pytest.raises(NotifyError, match=r"HTTP 429 from http://127.0.0.1:\d+/… \(Retry-After: 30\); will retry"):
+        make(http_server.url("/hook")).send(conformance.sample_notification())

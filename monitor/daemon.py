@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -47,6 +48,8 @@ from sources import build_source
 from sources.base import Source
 
 log = logging.getLogger(__name__)
+
+SIGNAL_POLL_SECONDS = 0.2  # how often the main thread checks whether SIGINT/SIGTERM arrived
 
 
 @dataclass
@@ -216,16 +219,19 @@ class Daemon:
 
     def run_forever(self) -> None:
         """Start, then block until SIGINT or SIGTERM; stop cleanly."""
-        wake = threading.Event()
+        # The handler only records the signal: it runs on the main thread between bytecodes, so
+        # taking any lock there (logging, Event.set) can deadlock against the code it interrupted.
+        received: list[int] = []
 
         def on_signal(signum: int, frame: object) -> None:
-            log.info("received %s, stopping", signal.Signals(signum).name)
-            wake.set()
+            received.append(signum)
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start()
-            wake.wait()
+            while not received:
+                time.sleep(SIGNAL_POLL_SECONDS)
+            log.info("received %s, stopping", signal.Signals(received[0]).name)
         finally:
             self.stop()
             for s, h in previous.items():

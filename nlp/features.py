@@ -2,12 +2,18 @@
 
     params = FeatureParams()                        # stored in model.json as params.to_json()
     feats = Featurizer(params)
-    counts = feats.counts(texts, token_lists)       # hashed raw counts (words 1-2, chars 1-3)
-    X = feats.weigh(counts, idf_word, idf_char)     # sublinear tf * idf, L2 per block
+    counts = feats.counts(texts, token_lists)       # hashed raw counts per block: words 1-2,
+                                                    # chars 1-3, negation-scope marks
+    X = feats.weigh(counts, idfs)                   # sublinear tf * idf, L2 per block
 
 Hashing (the columns of sklearn's HashingVectorizer with fixed, JSON-stored parameters,
 computed batch-wise by nlp.hashing) means no vocabulary is shipped and nothing is unpickled:
 the features are rebuilt from ``FeatureParams``.
+
+The third block (``mark_n_features > 0``, models since format 2) marks the words inside a
+negation's scope: "不 好吃" adds "NEG_好吃", "don ' t like" adds "NEG_like". Character n-grams
+already see "不好", but not "没有 一点 味道" or "not very good"; the marks let one weight learnt on
+"不好吃" carry to "没 那么 好吃" in another domain.
 
 Also here: language routing and the hand-written emoji/emoticon polarity table used for texts
 that are only symbols ("👍", "😡😡", ":(").
@@ -114,6 +120,37 @@ def emoji_probability(text: str) -> float:
     return sigmoid(EMOJI_SLOPE * emoji_total(text))
 
 
+# Words that open a negation scope (Chinese and English; compared lower-cased), and the tokens
+# that close one. "n't" arrives from jieba as "don", "'", "t": a "t" after "'" opens a scope.
+NEGATORS = frozenset(
+    "不 没 没有 别 未 无 非 莫 勿 甭 毫无 从不 从未 并不 并非 并没有 不是 不会 不能 不要 不够 不太 不怎么 "
+    "毫不 绝不 决不 难以 not no never nobody nothing nowhere neither nor cannot without".split()
+)
+_NEGATOR_FORMS = NEGATORS | {w.capitalize() for w in NEGATORS} | {w.upper() for w in NEGATORS}
+_SCOPE_END = frozenset(",.!?;:，。！？；：、…~～\n()（）【】[]\"“”'")
+
+
+def negation_marks(tokens: Sequence[str], window: int) -> list[str]:
+    """"NEG_<word>" for each of the ``window`` words after a negator, stopping at punctuation."""
+    if _NEGATOR_FORMS.isdisjoint(tokens) and "'" not in tokens:
+        return []  # most texts: no negator at all, nothing to walk
+    out: list[str] = []
+    left = 0
+    prev = ""
+    for tok in tokens:
+        low = tok.lower()
+        if low in NEGATORS or (low == "t" and prev == "'"):
+            left = window
+        elif left:
+            if low in _SCOPE_END or _SCOPE_END.issuperset(low):
+                left = 0
+            else:
+                out.append("NEG_" + low)
+                left -= 1
+        prev = low
+    return out
+
+
 def sigmoid(z: float) -> float:
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -129,6 +166,8 @@ class FeatureParams:
     word_ngram: tuple[int, int] = (1, 2)
     char_n_features: int = 2**18
     char_ngram: tuple[int, int] = (1, 3)
+    mark_n_features: int = 2**16  # 0: no negation-scope block (format-1 models)
+    negation_window: int = 3  # words after a negator that get a NEG_ mark
     lowercase: bool = True
     sublinear_tf: bool = True
     norm: str = "l2"  # per block, after idf
@@ -148,6 +187,8 @@ class FeatureParams:
             word_ngram=(int(d["word_ngram"][0]), int(d["word_ngram"][1])),
             char_n_features=int(d["char_n_features"]),
             char_ngram=(int(d["char_ngram"][0]), int(d["char_ngram"][1])),
+            mark_n_features=int(d.get("mark_n_features", 0)),  # absent in format-1 models
+            negation_window=int(d.get("negation_window", 0)),
             lowercase=bool(d["lowercase"]),
             sublinear_tf=bool(d["sublinear_tf"]),
             norm=str(d["norm"]),
@@ -161,7 +202,13 @@ class FeatureParams:
 
     @property
     def n_features(self) -> int:
-        return self.word_n_features + self.char_n_features
+        return sum(self.block_sizes)
+
+    @property
+    def block_sizes(self) -> tuple[int, ...]:
+        """Columns of each block, in coef order: words, characters[, negation marks]."""
+        base = (self.word_n_features, self.char_n_features)
+        return base + (self.mark_n_features,) if self.mark_n_features else base
 
 
 class Featurizer:
@@ -171,22 +218,27 @@ class Featurizer:
         self.params = params
         self._word = NgramHasher(params.word_n_features, lowercase=params.lowercase)
         self._char = NgramHasher(params.char_n_features, lowercase=params.lowercase)
+        self._mark = NgramHasher(params.mark_n_features, lowercase=params.lowercase) if params.mark_n_features else None
 
-    def counts(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """Raw hashed counts: (words, chars), one row per text."""
+    def counts(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> tuple[sp.csr_matrix, ...]:
+        """Raw hashed counts per block (words, chars[, marks]), one row per text."""
         if len(texts) != len(tokens):
             raise ValueError(f"{len(texts)} texts but {len(tokens)} token lists")
-        return (
+        blocks = (
             self._word.word_counts(tokens, self.params.word_ngram),
             self._char.char_counts(texts, self.params.char_ngram),
         )
+        if self._mark is None:
+            return blocks
+        window = self.params.negation_window
+        return blocks + (self._mark.word_counts([negation_marks(t, window) for t in tokens], (1, 1)),)
 
-    def weigh(
-        self, counts: tuple[sp.csr_matrix, sp.csr_matrix], idf_word: np.ndarray, idf_char: np.ndarray
-    ) -> sp.csr_matrix:
+    def weigh(self, counts: Sequence[sp.csr_matrix], idfs: Sequence[np.ndarray]) -> sp.csr_matrix:
         """Sublinear tf, times idf, L2-normalised per block, blocks side by side."""
+        if len(counts) != len(idfs):
+            raise ValueError(f"{len(counts)} count blocks but {len(idfs)} idf vectors")
         return sp.hstack(
-            [self._weigh_block(counts[0], idf_word), self._weigh_block(counts[1], idf_char)],
+            [self._weigh_block(X, idf) for X, idf in zip(counts, idfs, strict=True)],
             format="csr",
             dtype=np.float32,
         )

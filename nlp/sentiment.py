@@ -8,18 +8,19 @@
 Artifact layout (a directory):
   model.json   format, version, created, feature parameters, labels, neutral band, calibration,
                English path, training-data attribution, dev scores, sha256 of weights.npz
-  weights.npz  coef (word block then char block), intercept, idf_word, idf_char (float32),
-               read with ``numpy.load(allow_pickle=False)``
+  weights.npz  coef (word block, char block, then the negation-mark block in format 2),
+               intercept, idf_word, idf_char[, idf_mark] (float32), read with
+               ``numpy.load(allow_pickle=False)``
 
 Scoring re-implements the linear model from those arrays: hashed features -> sublinear tf * idf
 -> L2 per block -> ``coef . x + intercept`` -> Platt calibration ``sigmoid(a*d + b)``.
+Format 1 (two blocks, plain VADER for English) still loads.
 
 Routing: texts with Chinese characters -> the Chinese linear model; English (no Chinese) ->
-VADER compound ``c`` mapped to ``p = sigmoid(k*c)`` with ``k = ln(1.5)/0.05 ~ 8.1``, so VADER's
-own neutral threshold |c| < 0.05 is exactly the default neutral band 0.4..0.6 (unless the
-artifact was trained with English data, then English uses the linear model too); texts with
-neither letters nor Chinese (emoji only) -> the emoji table in nlp.features; for Chinese texts
-the same table's polarity is added to the model's logit.
+VADER plus complaint rules (nlp.english; a text with no sentiment words and no complaint cue is
+exactly 0.5), unless the artifact was trained with English data, then English uses the linear
+model too; texts with neither letters nor Chinese (emoji only) -> the emoji table in
+nlp.features; for Chinese texts the same table's polarity is added to the model's logit.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import numpy as np
 from monitor.defaults import NEUTRAL_BAND, SCORE_BATCH
 from monitor.errors import ModelError
 from monitor.models import Sentiment, SentimentLabel
+from nlp.english import EnglishRules, vader_probability  # noqa: F401  (re-exported: bench, tests)
 from nlp.features import (
     EMOJI_SLOPE,
     EN,
@@ -57,29 +59,10 @@ from nlp.segment import Segmenter
 log = logging.getLogger(__name__)
 
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "model"
-FORMAT = "brandpulse-sentiment/1"
-VADER_SLOPE = math.log(1.5) / 0.05  # sigmoid(k * 0.05) = 0.6: VADER's +-0.05 meets the 0.4..0.6 band
+FORMAT = "brandpulse-sentiment/2"
+FORMATS = ("brandpulse-sentiment/1", FORMAT)  # 1: word + char blocks, plain VADER for English
 _ARRAYS = ("coef", "intercept", "idf_word", "idf_char")
-
-
-def vader_probability(compound: float) -> float:
-    """P(positive) for a VADER compound score in -1..1 (see the module docstring)."""
-    return sigmoid(VADER_SLOPE * compound)
-
-
-class _Vader:
-    _lock = threading.Lock()
-    _analyzer: Any = None
-
-    @classmethod
-    def compound(cls, text: str) -> float:
-        if cls._analyzer is None:
-            with cls._lock:
-                if cls._analyzer is None:
-                    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-                    cls._analyzer = SentimentIntensityAnalyzer()
-        return float(cls._analyzer.polarity_scores(text)["compound"])
+_IDF_NAMES = ("idf_word", "idf_char", "idf_mark")  # one per feature block, in coef order
 
 
 def label_for(p: float, band: tuple[float, float]) -> SentimentLabel:
@@ -108,11 +91,14 @@ class SentimentModel:
         self.featurizer = Featurizer(self.params)
         self.coef = arrays["coef"].astype(np.float32).ravel()
         self.intercept = float(arrays["intercept"].ravel()[0])
-        self.idf_word = arrays["idf_word"].astype(np.float32).ravel()
-        self.idf_char = arrays["idf_char"].astype(np.float32).ravel()
+        n_blocks = len(self.params.block_sizes)
+        self.idfs = [arrays[name].astype(np.float32).ravel() for name in _IDF_NAMES[:n_blocks]]
+        self.idf_word, self.idf_char = self.idfs[0], self.idfs[1]
         cal = meta.get("calibration") or {"kind": "none"}
         self.cal_a, self.cal_b = (float(cal["a"]), float(cal["b"])) if cal.get("kind") == "platt" else (1.0, 0.0)
-        self.english_path: str = str(meta.get("english", {}).get("path", "vader"))
+        english = meta.get("english", {"path": "vader"})
+        self.english_path: str = str(english.get("path", "vader"))
+        self.english = EnglishRules.from_json(english)
         lo, hi = neutral_band
         if not 0.0 <= lo <= hi <= 1.0:
             raise ValueError(f"neutral_band must satisfy 0 <= low <= high <= 1, got {neutral_band!r}")
@@ -145,9 +131,9 @@ class SentimentModel:
             meta = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ModelError(f"model.json is not valid JSON: {exc}", path=str(meta_path)) from exc
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        if not isinstance(meta, dict) or meta.get("format") not in FORMATS:
             got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-            raise ModelError(f"unsupported model format {got!r}, expected {FORMAT!r}", path=str(meta_path))
+            raise ModelError(f"unsupported model format {got!r}, expected one of {FORMATS!r}", path=str(meta_path))
         try:
             blob = weights_path.read_bytes()
         except OSError as exc:
@@ -158,7 +144,7 @@ class SentimentModel:
                 "weights.npz does not match the sha256 in model.json (corrupt or replaced)",
                 path=str(weights_path),
             )
-        arrays = _read_arrays(weights_path)
+        arrays = _read_arrays(weights_path, _needed_arrays(meta))
         try:
             band = neutral_band or tuple(meta.get("neutral_band", NEUTRAL_BAND))
             model = cls(path=root, meta=meta, arrays=arrays, neutral_band=band, segmenter=segmenter)  # type: ignore[arg-type]
@@ -170,8 +156,8 @@ class SentimentModel:
 
     def _check_shapes(self, weights_path: Path) -> None:
         p = self.params
-        expected = {"coef": p.n_features, "idf_word": p.word_n_features, "idf_char": p.char_n_features}
-        actual = {"coef": self.coef.size, "idf_word": self.idf_word.size, "idf_char": self.idf_char.size}
+        expected = {"coef": p.n_features, **dict(zip(_IDF_NAMES, p.block_sizes, strict=False))}
+        actual = {"coef": self.coef.size, **{name: idf.size for name, idf in zip(_IDF_NAMES, self.idfs, strict=False)}}
         for name, size in expected.items():
             if actual[name] != size:
                 raise ModelError(
@@ -209,7 +195,7 @@ class SentimentModel:
             if r == SYMBOL:
                 probs[i] = emoji_probability(texts[i])
             elif r == EN and self.english_path != "model":
-                probs[i] = vader_probability(_Vader.compound(texts[i]))
+                probs[i] = self.english.probability(texts[i])
         for start in range(0, len(linear), SCORE_BATCH):
             idx = linear[start : start + SCORE_BATCH]
             batch = [texts[i] for i in idx]
@@ -224,7 +210,7 @@ class SentimentModel:
         """Calibrated P(positive) from the linear model, for every text regardless of route."""
         if not texts:
             return []
-        X = self.featurizer.weigh(self.featurizer.counts(texts, tokens), self.idf_word, self.idf_char)
+        X = self.featurizer.weigh(self.featurizer.counts(texts, tokens), self.idfs)
         d = X @ self.coef + self.intercept
         z = self.cal_a * np.asarray(d, dtype=np.float64) + self.cal_b
         return [float(v) for v in 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))]
@@ -248,13 +234,20 @@ def _add_emoji(p: float, text: str) -> float:
     return sigmoid(math.log(p / (1 - p)) + EMOJI_SLOPE * total)
 
 
-def _read_arrays(weights_path: Path) -> dict[str, np.ndarray]:
+def _needed_arrays(meta: dict[str, Any]) -> tuple[str, ...]:
+    features = meta.get("features")
+    if isinstance(features, dict) and features.get("mark_n_features"):
+        return (*_ARRAYS, "idf_mark")
+    return _ARRAYS
+
+
+def _read_arrays(weights_path: Path, names: Sequence[str] = _ARRAYS) -> dict[str, np.ndarray]:
     try:
         with np.load(weights_path, allow_pickle=False) as npz:
-            missing = [n for n in _ARRAYS if n not in npz.files]
+            missing = [n for n in names if n not in npz.files]
             if missing:
                 raise ModelError(f"weights.npz lacks arrays {missing!r}", path=str(weights_path))
-            arrays = {n: np.asarray(npz[n]) for n in _ARRAYS}
+            arrays = {n: np.asarray(npz[n]) for n in names}
     except ModelError:
         raise
     except (

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from nlp.features import FeatureParams, Featurizer, emoji_total
+from nlp.features import FeatureParams, Featurizer, emoji_total, negation_marks
 from nlp.normalize import normalize
 from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel
@@ -20,11 +20,11 @@ TEXTS = [
 
 
 def weigh_as_matrices(
-    params: FeatureParams, counts: tuple[sp.csr_matrix, sp.csr_matrix], idf_word: np.ndarray, idf_char: np.ndarray
+    params: FeatureParams, counts: tuple[sp.csr_matrix, ...], idfs: list[np.ndarray]
 ) -> sp.csr_matrix:
-    """The matrix-product formulation the shipped model was evaluated with (the reference)."""
+    """The matrix-product formulation the first model was evaluated with (the reference)."""
     blocks = []
-    for X, idf in ((counts[0], idf_word), (counts[1], idf_char)):
+    for X, idf in zip(counts, idfs, strict=True):
         X = X.astype(np.float32, copy=True)
         if params.sublinear_tf:
             np.log(X.data, out=X.data)
@@ -43,8 +43,9 @@ def test_weigh_is_bit_for_bit_the_matrix_formulation(shipped_model: SentimentMod
     tokens = [segmenter.tokens(t) for t in texts]
     feats = shipped_model.featurizer
     counts = feats.counts(texts, tokens)
-    got = feats.weigh(counts, shipped_model.idf_word, shipped_model.idf_char)
-    want = weigh_as_matrices(shipped_model.params, counts, shipped_model.idf_word, shipped_model.idf_char)
+    assert len(counts) == 3  # words, characters, negation marks
+    got = feats.weigh(counts, shipped_model.idfs)
+    want = weigh_as_matrices(shipped_model.params, counts, shipped_model.idfs)
     assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
     assert np.array_equal(got.data, want.data)
     assert np.array_equal(got @ shipped_model.coef, want @ shipped_model.coef)
@@ -52,7 +53,7 @@ def test_weigh_is_bit_for_bit_the_matrix_formulation(shipped_model: SentimentMod
 
 @pytest.mark.parametrize("norm", ["l2", "none"])
 def test_weigh_with_zero_idf_and_without_sublinear_tf(norm: str, segmenter: Segmenter) -> None:
-    params = FeatureParams(word_n_features=64, char_n_features=128, sublinear_tf=False, norm=norm)
+    params = FeatureParams(word_n_features=64, char_n_features=128, mark_n_features=0, sublinear_tf=False, norm=norm)
     feats = Featurizer(params)
     texts = [normalize(t) for t in TEXTS]
     counts = feats.counts(texts, [segmenter.tokens(t) for t in texts])
@@ -60,8 +61,8 @@ def test_weigh_with_zero_idf_and_without_sublinear_tf(norm: str, segmenter: Segm
     idf_word = rng.uniform(1, 5, 64).astype(np.float32)
     idf_char = rng.uniform(1, 5, 128).astype(np.float32)
     idf_char[::3] = 0.0  # zero weights vanish from the matrix, as a sparse product drops them
-    got = feats.weigh(counts, idf_word, idf_char)
-    want = weigh_as_matrices(params, counts, idf_word, idf_char)
+    got = feats.weigh(counts, [idf_word, idf_char])
+    want = weigh_as_matrices(params, counts, [idf_word, idf_char])
     assert got.nnz == want.nnz and np.array_equal(got.toarray(), want.toarray())
     assert got.has_sorted_indices  # (without l2 the matrix form leaves each row's columns reversed)
 
@@ -71,3 +72,26 @@ def test_emoji_total() -> None:
     assert emoji_total("小米 👍👍") == 2.0
     assert emoji_total("[怒][怒][怒] 😡") == -4.0  # clipped
     assert emoji_total("还行 :) 但是 :(") == 0.0
+
+
+def test_negation_marks_cover_the_scope_and_stop_at_punctuation(segmenter: Segmenter) -> None:
+    toks = segmenter.tokens("这家店的咖啡没有一点味道，服务很好")
+    assert negation_marks(toks, 3) == ["NEG_一点", "NEG_味道"]  # the comma closes the scope
+    assert negation_marks(["不", "好吃", "也", "不", "便宜", "还", "贵"], 1) == ["NEG_好吃", "NEG_便宜"]
+    assert negation_marks(segmenter.tokens("I don't like it. Never again!"), 3) == ["NEG_like", "NEG_it", "NEG_again"]
+    assert negation_marks(segmenter.tokens("很好吃"), 3) == []
+
+
+def test_mark_block_counts_marked_words_only(segmenter: Segmenter) -> None:
+    params = FeatureParams(word_n_features=64, char_n_features=64, mark_n_features=32)
+    texts = ["一点都不好吃", "很好吃"]
+    counts = Featurizer(params).counts(texts, [segmenter.tokens(t) for t in texts])
+    assert [c.shape for c in counts] == [(2, 64), (2, 64), (2, 32)]
+    assert counts[2][0].sum() == 1.0 and counts[2][1].sum() == 0.0  # NEG_好吃 once; nothing negated
+
+
+def test_format1_params_have_no_mark_block() -> None:
+    d = FeatureParams().to_json()
+    del d["mark_n_features"], d["negation_window"]
+    p = FeatureParams.from_json(d)
+    assert p.mark_n_features == 0 and p.block_sizes == (p.word_n_features, p.char_n_features)

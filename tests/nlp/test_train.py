@@ -26,13 +26,17 @@ def test_train_small_sample_and_load(tmp_path: Path, segmenter: Segmenter) -> No
         s = report["dev"][name]
         assert s["scorer"] == "linear" and s["rows"] == 300
         assert 0.6 < s["accuracy"] <= 1.0 and 0.0 <= s["neutral_fraction"] <= 1.0
-    assert report["dev"]["en_airline"]["scorer"] == "vader"
+    assert report["dev"]["en_airline"]["scorer"] == "vader-rules"
+    assert set(report["dev"]["en_airline"]["plain_vader"]) >= {"macro_f1", "neutral_fraction"}
     meta = json.loads((out / "model.json").read_text(encoding="utf-8"))
     assert meta["dev_scores"] == report["dev"] and meta["sample_per_set"] == 300
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "ChnSentiCorp" in card and "VADER" in card and "CC BY-NC-SA" in card
     with np.load(out / "weights.npz", allow_pickle=False) as npz:
-        assert npz["coef"].shape == (meta["features"]["word_n_features"] + meta["features"]["char_n_features"],)
+        f = meta["features"]
+        assert npz["coef"].shape == (f["word_n_features"] + f["char_n_features"] + f["mark_n_features"],)
+        assert npz["idf_mark"].shape == (f["mark_n_features"],)
+    assert meta["classifier"]["shared_weights"]["domains"] == ["zh_hotel", "zh_waimai", "zh_weibo"]
     model = SentimentModel.load(out, segmenter=segmenter)
     assert model.version == report["version"]
     assert model.score(["送餐太慢了，饭都凉了，差评"])[0].label is SentimentLabel.NEGATIVE

@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/brandpulse demo $(ARGS)
 
-## Run the whole test suite (installs promtool from Debian's prometheus package when missing).
+## Run the whole test suite (installs promtool from Debian's prometheus package when missing),
+## after the linters: ruff (style, imports, bugbear) and mypy (types) on the four packages.
 test: $(STAMP) promtool
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy monitor sources nlp alerts
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## Run every benchmark in bench/ (each prints its figure and an in-run baseline).

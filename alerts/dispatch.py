@@ -33,6 +33,7 @@ from alerts.mute import Mute, Muter, recheck
 from alerts.notify.base import Notifier
 from alerts.records import find_alert
 from alerts.render import DEFAULT_LANG, Rendered, Renderer
+from monitor import defaults
 from monitor.clock import Clock
 from monitor.errors import NotifyError
 from monitor.models import Alert, Notification, NotifyReason
@@ -51,7 +52,9 @@ class Dispatcher:
     ``render`` turns (alert, reason, payload) into a subject and body; by default a
     :class:`~alerts.render.Renderer` with ``language`` (for contacts without their own),
     ``base_url`` and ``link_secret`` (for the signed ack link in messages). ``muter``
-    re-checks muting at send time (see the module docstring)."""
+    re-checks muting at send time (see the module docstring). ``claim_seconds``: how long a
+    row being sent stays claimed, i.e. how long a notification whose sender died mid-send
+    waits before it is sent again; it must exceed the slowest notifier's timeout."""
 
     def __init__(
         self,
@@ -65,8 +68,10 @@ class Dispatcher:
         base_url: str | None = None,
         link_secret: str | None = None,
         muter: Muter | None = None,
+        claim_seconds: float = defaults.OUTBOX_CLAIM_SECONDS,
     ) -> None:
         self.engine = engine
+        self.claim_seconds = claim_seconds
         self.notifiers = dict(notifiers)
         self.clock = clock
         self.metrics = metrics
@@ -80,10 +85,17 @@ class Dispatcher:
     def drain(self, limit: int = 50) -> int:
         """Send up to ``limit`` due notifications. Returns how many rows were handled (sent,
         rescheduled or given up); equal to ``limit`` means more may be waiting."""
-        rows = outbox.claim(self.engine, self.clock.now(), limit)
-        for row in rows:
-            self._handle(row)
-        return len(rows)
+        handled = 0
+        # One row per claim: a claim then only has to outlast one send, so a sender killed
+        # mid-send holds back that one row for ``claim_seconds``, and rows later in a batch
+        # never sit claimed (by a process that may be dead) behind a slow channel.
+        while handled < limit:
+            rows = outbox.claim(self.engine, self.clock.now(), 1, claim_seconds=self.claim_seconds)
+            if not rows:
+                break
+            self._handle(rows[0])
+            handled += 1
+        return handled
 
     def _handle(self, row: outbox.OutboxRow) -> None:
         with self.engine.connect() as conn:

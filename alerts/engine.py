@@ -40,7 +40,7 @@ import sqlalchemy as sa
 
 from alerts import escalation, outbox
 from alerts.baseline import bucket_floor, history_needed
-from alerts.detect import Signal, detect
+from alerts.detect import SUSTAINED, VOLUME_SPIKE, Signal, detect
 from alerts.mute import Muter, PlanMuter, Target, open_levels
 from alerts.plan import CrisisPlan, Level, format_duration
 from alerts.records import get_alert, list_alerts, open_alert
@@ -245,8 +245,13 @@ class AlertEngine:
 
     @staticmethod
     def _summary(signal: Signal) -> str:
+        # observed/baseline count what spiked: negative mentions, or all of them for a volume spike
+        what = "mentions" if signal.kind == VOLUME_SPIKE else "negative mentions"
+        window = ""
+        if signal.path == SUSTAINED:  # counted over the sustained window, not the level's
+            window = f" over the last {format_duration(defaults.SUSTAINED_WINDOW_SECONDS)}"
         return (
-            f"{signal.brand}: {signal.observed} negative mentions vs baseline {signal.baseline:.1f} "
+            f"{signal.brand}: {signal.observed} {what}{window} vs baseline {signal.baseline:.1f} "
             f"({signal.ratio:.1f}x), negative share {signal.negative_share:.0%}"
         )
 

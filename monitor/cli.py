@@ -11,12 +11,15 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor import __version__
-from monitor.errors import BrandPulseError, ConfigErrors
+from monitor.errors import BrandPulseError, ConfigError, ConfigErrors
 from monitor.logsetup import setup_logging
 from monitor.settings import Config, load_config
+
+if TYPE_CHECKING:
+    from alerts.plan import CrisisPlan
 
 DEFAULT_CONFIG = "brandpulse.yaml"
 
@@ -71,12 +74,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-send", action="store_true",
                    help="only queue the notifications; the running daemon delivers them")
 
-    p = sub.add_parser("backtest", help="replay the spike detector over timestamp,value count series (no look-ahead)")
-    p.add_argument("--counts", nargs="+", required=True, metavar="FILE.csv",
-                   help="one or more timestamp,value CSV files (one bucket per row)")
-    p.add_argument("--out", required=True, help="folder for alerts_<SERIES>.csv (timestamp,is_alert,level)")
+    p = sub.add_parser("backtest", help="replay the detector, no look-ahead: over count series (--counts) or "
+                                         "over a brand's stored history (--brand)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--counts", nargs="+", metavar="FILE.csv",
+                      help="one or more timestamp,value CSV files (one bucket per row); needs --out")
+    what.add_argument("--brand", help="brand id: print what the plan would have paged over its stored mentions")
+    p.add_argument("--out", help="with --counts: folder for alerts_<SERIES>.csv (timestamp,is_alert,level)")
     p.add_argument("--plan", default=None,
-                   help="crisis plan whose volume conditions to replay (default: the built-in backtest plan)")
+                   help="crisis plan to replay (default: --counts the built-in backtest plan, --brand the config's)")
+    p.add_argument("--since", default="30d", help="with --brand: start, a duration back from now (30d) or an ISO date")
+    p.add_argument("--until", default=None, help="with --brand: end, an ISO date or time (default: now)")
+    _config_arg(p)
 
     p = sub.add_parser("train", help="train the sentiment model from labelled CSV files")
     p.add_argument("--data", default=str(project_dir().parent / "shared" / "data" / "sentiment"),
@@ -219,7 +228,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
         if not args.no_send:  # the outbox hands each row to one sender, daemon or us
             dispatcher = Dispatcher(engine, parts.notifiers, clock, metrics, language=config.alerts.language,
                                     base_url=config.http.base_url, link_secret=parts.link_secret,
-                                    muter=PlanMuter(parts.plan))
+                                    muter=PlanMuter(parts.plan), claim_seconds=config.alerts.claim_timeout)
             while (n := dispatcher.drain()) > 0:
                 sent += n
     finally:
@@ -287,7 +296,6 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from alerts import records
     from alerts.engine import AlertEngine
     from monitor.clock import SystemClock
-    from monitor.daemon import build_parts
     from monitor.store.engine import make_engine
     from monitor.store.migrate import upgrade
 
@@ -325,12 +333,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
                              ensure_ascii=False, indent=2, default=str))
         else:
             # through the engine, so a manual resolve also queues "resolved" messages for everyone
-            # who was told about the alert (the daemon's dispatcher delivers them)
-            parts = build_parts(config, SystemClock())
-            for source, _ in parts.sources:
-                source.close()
-            assert parts.plan is not None
-            alert_engine = AlertEngine(engine, parts.plan, SystemClock())
+            # who was told about the alert (the daemon's dispatcher delivers them). Only the plan
+            # is needed: whoever acknowledges must not need the notifiers' secrets in their shell.
+            alert_engine = AlertEngine(engine, _plan_of(config), SystemClock())
             if args.action == "ack":
                 alert = alert_engine.acknowledge(args.id, by=args.by, note=args.note)
                 print(f"alert {alert.id} acknowledged by {args.by}")
@@ -342,14 +347,62 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan_of(config: Config) -> CrisisPlan:
+    """The config's crisis plan, validated against its notifier and brand ids, without building
+    sources or notifiers (no environment secrets needed)."""
+    from alerts.plan import load_plan
+
+    if config.plan is None:
+        raise ConfigError("no crisis plan: set `plan:` to a plan file or an inline plan", file=config.file,
+                          key_path="plan")
+    return load_plan(config.plan, file=config.plan_file, notifier_ids={n.id for n in config.notifiers},
+                     brand_ids={b.id for b in config.brands})
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     from alerts.backtest import backtest_counts_file
     from alerts.plan import load_plan
 
     plan = load_plan(args.plan, file=args.plan, notifier_ids=None) if args.plan else None
+    if args.brand is not None:
+        return _backtest_history(args, plan)
+    if not args.out:
+        raise BrandPulseError("backtest --counts needs --out FOLDER for the alerts_<SERIES>.csv files")
     for path in args.counts:
         written = backtest_counts_file(path, args.out, plan)
         print(f"{path} -> {written}")
+    return 0
+
+
+def _backtest_history(args: argparse.Namespace, plan: CrisisPlan | None) -> int:
+    """``backtest --brand``: the pages the plan would have sent over the stored history."""
+    from alerts.backtest import replay_history
+    from monitor.store.engine import make_engine
+
+    config = _load(args.config)
+    brands = [b.id for b in config.brands]
+    if args.brand not in brands:
+        raise BrandPulseError(f"cannot backtest: unknown brand {args.brand!r} (known: {', '.join(brands)})")
+    plan = plan or _plan_of(config)
+    now = datetime.now(UTC)
+    until = _when_arg(args.until, "--until", now) if args.until else now
+    since = _when_arg(args.since, "--since", until)
+    if until <= since:
+        raise BrandPulseError(f"--since ({since.isoformat()}) must be before --until ({until.isoformat()})")
+    engine = make_engine(config.storage_url)
+    try:
+        with engine.connect() as conn:
+            pages = replay_history(conn, args.brand, since, until, plan)
+    finally:
+        engine.dispose()
+    print(f"{args.brand}: {len(pages)} pages from {since:%Y-%m-%d %H:%M}Z to {until:%Y-%m-%d %H:%M}Z "
+          f"({sum(p.action == 'opened' for p in pages)} incidents; escalations for missed acks not replayed)")
+    for p in pages:
+        s = p.signal
+        what = "mentions" if s.kind == "volume_spike" else "negative mentions"
+        end = f"; resolved {p.resolved_at:%Y-%m-%d %H:%M}Z" if p.resolved_at else "; still open"
+        print(f"{p.at:%Y-%m-%d %H:%M}Z\t{s.level}\t{p.action}\t{s.kind}: {s.observed} {what} vs baseline "
+              f"{s.baseline:.1f} ({s.ratio:.1f}x), negative share {s.negative_share:.0%} of {s.total}{end}")
     return 0
 
 

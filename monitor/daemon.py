@@ -139,7 +139,8 @@ class Daemon:
                                         brand_names={b.id: b.name for b in config.brands})
         self.dispatcher = Dispatcher(self.engine, self.parts.notifiers, self.clock, metrics=self.metrics,
                                      language=config.alerts.language, base_url=config.http.base_url,
-                                     link_secret=self.parts.link_secret, muter=PlanMuter(self.parts.plan))
+                                     link_secret=self.parts.link_secret, muter=PlanMuter(self.parts.plan),
+                                     claim_seconds=config.alerts.claim_timeout)
         self.registry.register(StoreCollector(self.engine, [s.id for s, _ in self.parts.sources]))
         self.scheduler: Scheduler | None = None
         self.api: ApiServer | None = None

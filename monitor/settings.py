@@ -94,10 +94,19 @@ class AlertSettings(_Strict):
     evaluate_interval: float = defaults.EVALUATE_INTERVAL_SECONDS  # how often every brand is evaluated
     dispatch_interval: float = defaults.DISPATCH_INTERVAL_SECONDS  # how often the outbox is drained
     language: Literal["zh", "en"] = "zh"  # language of notification messages
+    # how long a notification being sent stays claimed: a sender killed mid-send delays it this long
+    claim_timeout: float = defaults.OUTBOX_CLAIM_SECONDS
 
-    _dur = field_validator("evaluate_interval", "dispatch_interval", mode="before")(
+    _dur = field_validator("evaluate_interval", "dispatch_interval", "claim_timeout", mode="before")(
         lambda cls, v: parse_duration(v)
     )
+
+    @field_validator("claim_timeout")
+    @classmethod
+    def _claim_positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError(f"claim_timeout must be positive, got {v!r}")
+        return v
 
 
 class BrandSettings(_Strict):

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 
 from alerts.notify.base import (
     DEFAULT_TIMEOUT_SECONDS,
+    IDEMPOTENCY_HEADER,
     EnvName,
     HttpNotifier,
     HttpUrl,
@@ -115,5 +116,12 @@ class DingtalkNotifier(HttpNotifier):
         if self._secret:
             timestamp = int(time.time() * 1000)
             params.update(timestamp=str(timestamp), sign=sign(self._secret, timestamp))
-        response = self.post(self.options.url, params=params, json=self.message(notification))
+        # The outbox id rides along (the robot ignores it) so a relay or test receiver can drop
+        # the one duplicate a crash mid-send may cause.
+        response = self.post(
+            self.options.url,
+            params=params,
+            json=self.message(notification),
+            headers={IDEMPOTENCY_HEADER: str(notification.outbox_id)},
+        )
         check_errcode(self.id, response, retryable=RETRYABLE, secrets=self.secrets)

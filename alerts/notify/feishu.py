@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from alerts.notify.base import (
     DEFAULT_TIMEOUT_SECONDS,
+    IDEMPOTENCY_HEADER,
     EnvName,
     HttpNotifier,
     HttpUrl,
@@ -107,7 +108,7 @@ class FeishuNotifier(HttpNotifier):
         if self._secret:
             timestamp = int(time.time())
             message.update(timestamp=str(timestamp), sign=sign(self._secret, timestamp))
-        response = self.post(self._url, json=message)
+        response = self.post(self._url, json=message, headers={IDEMPOTENCY_HEADER: str(notification.outbox_id)})
         check_errcode(
             self.id,
             response,

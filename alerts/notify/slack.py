@@ -26,6 +26,7 @@ import httpx
 
 from alerts.notify.base import (
     DEFAULT_TIMEOUT_SECONDS,
+    IDEMPOTENCY_HEADER,
     EnvName,
     HttpNotifier,
     NotifierOptions,
@@ -97,4 +98,4 @@ class SlackNotifier(HttpNotifier):
         return f" ({word})" if re.fullmatch(r"[a-z_]+", word) else ""
 
     def send(self, notification: Notification) -> None:
-        self.post(self._url, json=self.message(notification))
+        self.post(self._url, json=self.message(notification), headers={IDEMPOTENCY_HEADER: str(notification.outbox_id)})

@@ -29,6 +29,7 @@ from pydantic import Field, model_validator
 
 from alerts.notify.base import (
     DEFAULT_TIMEOUT_SECONDS,
+    IDEMPOTENCY_HEADER,
     EnvName,
     HttpNotifier,
     HttpUrl,
@@ -120,5 +121,12 @@ class WecomNotifier(HttpNotifier):
         return {"msgtype": "markdown", "markdown": {"content": head + body + tail}}
 
     def send(self, notification: Notification) -> None:
-        response = self.post(self.options.url, params={"key": self._key}, json=self.message(notification))
+        # The outbox id rides along (the robot ignores it) so a relay or test receiver can drop
+        # the one duplicate a crash mid-send may cause.
+        response = self.post(
+            self.options.url,
+            params={"key": self._key},
+            json=self.message(notification),
+            headers={IDEMPOTENCY_HEADER: str(notification.outbox_id)},
+        )
         check_errcode(self.id, response, retryable=RETRYABLE, secrets=self.secrets)

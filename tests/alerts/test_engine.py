@@ -275,3 +275,23 @@ def test_a_drill_runs_beside_real_incidents_escalates_and_ends_after_its_ack(
     assert registry.get_sample_value(
         "brandpulse_alerts_raised_total", {"brand": "acme", "level": "warning", "drill": "false"}
     ) == 1
+
+
+def test_the_summary_names_what_spiked(store: sa.Engine, clock: FixedClock, plan: CrisisPlan) -> None:
+    """A volume spike counts all mentions, a negative spike negative ones: the summary says which."""
+    _setup(store, clock)
+    buzz = {"id": "buzz", "name": "热度", "when": {"volume_spike": 3.0, "min_volume": 30}, "notify": ["zhang-san"]}
+    volume_plan = load_plan(
+        {**copy.deepcopy(PLAN), "levels": [buzz]},
+        file="plan.yaml",
+        notifier_ids=NOTIFIERS,
+    )
+    add_mentions(store, "beta", clock.now() - timedelta(minutes=4), neutral=60, spread=timedelta(minutes=4))
+    [volume] = AlertEngine(store, volume_plan, clock).evaluate("beta")
+    assert volume.alert.evidence["kind"] == "volume_spike"
+    assert volume.alert.summary.startswith(f"beta: {volume.alert.evidence['volume']} mentions vs baseline ")
+    assert "negative mentions" not in volume.alert.summary and volume.alert.summary.endswith("negative share 0%")
+
+    _burst(store, clock, negative=30)
+    [negative] = AlertEngine(store, plan, clock).evaluate("acme")
+    assert negative.alert.summary.startswith(f"acme: {negative.alert.evidence['negative']} negative mentions vs ")

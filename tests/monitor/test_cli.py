@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -192,3 +192,39 @@ def test_backtest_writes_what_the_scorer_reads(tmp_path: Path) -> None:
     bad.write_text("timestamp,value\n2026-01-01 00:00:00,x\n", encoding="utf-8")
     out = brandpulse("backtest", "--counts", str(bad), "--out", str(tmp_path / "out"))
     assert out.returncode == 1 and "bad.csv" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_backtest_over_stored_history_prints_the_pages(tmp_path: Path, sqlite_url: str, http_server) -> None:
+    """`brandpulse backtest --brand X --since 7d`: the config's plan over the stored mentions."""
+    now = datetime.now(UTC)
+    write_stream(tmp_path / "stream.jsonl", now)  # six quiet days, then a burst for acme
+    http_server.route("/hook", status=200)
+    http_server.route("/feed.xml", status=404)
+    cfg = make_config(tmp_path, sqlite_url, http_server.url("/hook"), http_server.url("/feed.xml"))
+    daemon = Daemon(load_config(cfg), registry=CollectorRegistry())
+    try:
+        daemon.run_once()
+    finally:
+        daemon.stop()
+
+    out = brandpulse("backtest", "--brand", "acme", "--since", "7d", "--config", str(cfg))
+    assert out.returncode == 0, out.stderr
+    head, *pages = out.stdout.strip().splitlines()
+    assert head.startswith("acme: ") and "incidents" in head
+    assert pages, out.stdout
+    when, level, action, evidence = pages[-1].split("\t")
+    # the burst of the last 45 minutes, and nothing in the quiet week before it
+    opened = datetime.strptime(when, "%Y-%m-%d %H:%MZ").replace(tzinfo=UTC)
+    assert all(datetime.strptime(p.split("\t")[0], "%Y-%m-%d %H:%MZ").replace(tzinfo=UTC) > now - timedelta(hours=1)
+               for p in pages), out.stdout
+    assert level in ("warning", "crisis") and action in ("opened", "raised") and opened <= now
+    assert evidence.startswith("negative_spike: ") and "negative mentions vs baseline" in evidence
+    quiet = brandpulse("backtest", "--brand", "beta", "--since", "7d", "--config", str(cfg))
+    assert quiet.returncode == 0 and quiet.stdout.startswith("beta: 0 pages"), quiet.stdout + quiet.stderr
+
+    unknown = brandpulse("backtest", "--brand", "gamma", "--config", str(cfg))
+    assert unknown.returncode == 1 and "unknown brand 'gamma' (known: acme, beta)" in unknown.stderr
+    both = brandpulse("backtest", "--brand", "acme", "--counts", "x.csv", "--config", str(cfg))
+    assert both.returncode == 2 and "not allowed with argument" in both.stderr
+    no_out = brandpulse("backtest", "--counts", "x.csv")
+    assert no_out.returncode == 1 and "needs --out" in no_out.stderr

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from alerts.notify import build_notifier
-from alerts.notify.base import Notifier
+from alerts.notify.base import IDEMPOTENCY_HEADER, Notifier
 from monitor.errors import ConfigError, NotifyError
 from monitor.models import Notification, NotifyReason
 
@@ -89,6 +89,17 @@ def check_status_table(
         assert f"HTTP {status}" in str(info.value)
         assert info.value.channel == notifier.id
         assert info.value.reason == ("http_429" if status == 429 else f"http_{status // 100}xx")
+
+
+def check_carries_outbox_id(make: Factory, server: Any, path: str = "/hook", ok_body: bytes = b'{"ok": true}') -> None:
+    """Every attempt of one notification carries its outbox id in ``X-BrandPulse-Notification``,
+    so a receiver can drop the one duplicate a sender killed mid-send may cause."""
+    server.route(path, status=200, body=ok_body)
+    notifier = make(server.url(path))
+    for _ in range(2):  # a retry of the same notification
+        notifier.send(sample_notification(outbox_id=4242))
+    notifier.send(sample_notification(outbox_id=4243))
+    assert [r.headers.get(IDEMPOTENCY_HEADER) for r in server.requests_to(path)] == ["4242", "4242", "4243"]
 
 
 def check_timeout_is_retryable(make: Factory, server: Any, path: str = "/slow") -> None:

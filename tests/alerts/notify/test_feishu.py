@@ -35,6 +35,10 @@ def test_status_table(http_server: Any) -> None:
     conformance.check_status_table(make, http_server, path=HOOK, ok_body=OK, skip=(204,))
 
 
+def test_every_attempt_carries_the_outbox_id(http_server: Any) -> None:
+    conformance.check_carries_outbox_id(make, http_server, path=HOOK, ok_body=OK)
+
+
 def test_code_rule(http_server: Any) -> None:
     cases = {
         0: (None, ""),

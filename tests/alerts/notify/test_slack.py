@@ -23,6 +23,10 @@ def test_status_table(http_server: Any) -> None:
     conformance.check_status_table(make, http_server, ok_body=b"ok")
 
 
+def test_every_attempt_carries_the_outbox_id(http_server: Any) -> None:
+    conformance.check_carries_outbox_id(make, http_server, ok_body=b"ok")
+
+
 def test_timeout_and_refused_are_retryable(http_server: Any) -> None:
     conformance.check_timeout_is_retryable(make, http_server)
     conformance.check_connection_refused_is_retryable(make)

@@ -26,6 +26,10 @@ def test_status_table(http_server: Any) -> None:
     conformance.check_status_table(make, http_server, ok_body=OK, skip=(204,))
 
 
+def test_every_attempt_carries_the_outbox_id(http_server: Any) -> None:
+    conformance.check_carries_outbox_id(make, http_server, ok_body=OK)
+
+
 def test_errcode_rule(http_server: Any) -> None:
     cases = {
         0: (None, ""),

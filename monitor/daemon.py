@@ -34,7 +34,7 @@ from monitor.api import ApiServer
 from monitor.clock import Clock, SystemClock
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.metrics import Metrics, StoreCollector
-from monitor.pipeline import Pipeline
+from monitor.pipeline import Pipeline, PollOutcome
 from monitor.scheduler import Scheduler, poll_until_drained
 from monitor.settings import Config, parse_listen
 from monitor.store import mentions as store_mentions
@@ -145,11 +145,30 @@ class Daemon:
         self.scheduler: Scheduler | None = None
         self.api: ApiServer | None = None
         self._stopped = threading.Event()
+        # After a (re)start the first evaluation waits until every source has finished its
+        # first poll round (or failed it): judging a brand on a half-ingested backlog would
+        # resolve an ongoing incident and page everyone again when it re-opens.
+        self._caught_up: set[str] = set()
+        self._catch_up_deadline = 0.0
+        self._waiting_logged = False
 
     # --- the work -------------------------------------------------------------------------
 
     def evaluate_alerts(self) -> None:
         self.alert_engine.evaluate_all([b.id for b in self.config.brands])
+
+    def _on_poll(self, outcome: PollOutcome) -> None:
+        if not outcome.more:  # drained, or failed: either way its first round is over
+            self._caught_up.add(outcome.source_id)
+
+    def _evaluate_tick(self) -> None:
+        pending = {s.id for s, _ in self.parts.sources} - self._caught_up
+        if pending and time.monotonic() < self._catch_up_deadline:
+            if not self._waiting_logged:
+                log.info("alerts wait for sources to catch up: %s", ",".join(sorted(pending)))
+                self._waiting_logged = True
+            return
+        self.evaluate_alerts()
 
     def deliver(self) -> int:
         delivered = 0
@@ -192,10 +211,11 @@ class Daemon:
         host, port = parse_listen(self.listen)
         self.api = ApiServer(self, host, port)
         self.api.start()
-        self.scheduler = Scheduler(self.pipeline, self.clock)
+        self.scheduler = Scheduler(self.pipeline, self.clock, on_poll=self._on_poll)
+        self._catch_up_deadline = time.monotonic() + defaults.CATCH_UP_MAX_SECONDS
         for source, interval in self.parts.sources:
             self.scheduler.add_source(source, interval)
-        self.scheduler.add_task("evaluate", self.config.alerts.evaluate_interval, self.evaluate_alerts)
+        self.scheduler.add_task("evaluate", self.config.alerts.evaluate_interval, self._evaluate_tick)
         self.scheduler.add_task("dispatch", self.config.alerts.dispatch_interval, self.dispatcher.drain)
         self.scheduler.start()
         h, p = self.address

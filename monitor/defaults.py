@@ -62,3 +62,4 @@ SUSTAINED_WINDOW_SECONDS = 7_200  # the window a level's `sustained` condition j
 SUSTAINED_TAIL_QUANTILE = 0.99  # the quantile of the brand's own past sustained-window scores that `sustained` multiplies (of 2 x baseline_days of windows; lower than SPIKE_TAIL_QUANTILE because one long incident fills many windows)
 SUSTAINED_MIN_TAIL = 1.0  # smallest usual tail `sustained` multiplies, in robust standard deviations, so a brand with a flat history still needs a real shift
 SUSTAINED_TAIL_MIN_DAYS = 1  # days of past sustained windows needed before `sustained` trusts their quantile (every time of day seen once); fewer -> that path does not hold
+CATCH_UP_MAX_SECONDS = 300.0  # after a start, alert evaluation waits at most this long for every source's first poll round

@@ -133,3 +133,54 @@ def test_burst_raises_one_alert_and_restart_repeats_nothing(tmp_path: Path, db_u
     assert again["stored"] == 0
     assert len(http_server.requests_to("/hook")) == 2
     engine.dispose()
+
+
+def test_alerts_wait_until_every_source_caught_up_after_start(tmp_path: Path, sqlite_url: str, http_server) -> None:
+    """A slow source still fetching its backlog holds the first evaluation back (bounded by
+    CATCH_UP_MAX_SECONDS), so a restart never judges a brand on half its data."""
+    import threading
+    import time
+
+    now = datetime.now(UTC)
+    write_stream(tmp_path / "stream.jsonl", now)
+    release = threading.Event()
+
+    def slow_feed(_req):
+        release.wait(30)
+        return 200, {"Content-Type": "application/rss+xml"}, RSS.format(
+            date=now.strftime("%a, %d %b %Y %H:%M:%S +0000")).encode()
+
+    http_server.route("/hook", status=200)
+    http_server.route("/feed.xml", handler=slow_feed)
+    path = make_config(tmp_path, sqlite_url, http_server.url("/hook"), http_server.url("/feed.xml"))
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg["alerts"] = {"evaluate_interval": "200ms", "dispatch_interval": "200ms"}
+    path.write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
+    config = load_config(path)
+    daemon = Daemon(config, registry=CollectorRegistry(), listen="127.0.0.1:0")
+    engine = sa.create_engine(config.storage_url)
+
+    def alerts() -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(schema.alerts)).scalar_one()
+
+    def mentions() -> int:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(schema.mentions)).scalar_one()
+
+    daemon.start()
+    try:
+        deadline = time.monotonic() + 30
+        while mentions() < 300 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.5)  # several evaluation ticks with the burst stored
+        assert alerts() == 0, "evaluated before the feed's first poll finished"
+        release.set()
+        deadline = time.monotonic() + 30
+        while alerts() == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert alerts() == 1
+    finally:
+        release.set()
+        daemon.stop()
+        engine.dispose()

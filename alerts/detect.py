@@ -281,7 +281,7 @@ class _Context:
 
 
 def _spike_holds(ctx: _Context, fld: str, level: Level, ratio: float | None) -> bool:
-    cond = level.when
+    cond = _when(level)
     stats = ctx.window(fld, level)
     if ratio is not None and stats.ratio < ratio:
         return False
@@ -295,6 +295,13 @@ def _spike_holds(ctx: _Context, fld: str, level: Level, ratio: float | None) -> 
     return True
 
 
+def _when(level: Level) -> Conditions:
+    """The level's opening conditions; escalation-only levels never reach the detectors."""
+    if level.when is None:
+        raise ValueError(f"level {level.id!r} has no `when:` conditions (escalation only)")
+    return level.when
+
+
 def _kind(cond: Conditions) -> str:
     return NEGATIVE_SPIKE if cond.negative_spike is not None or cond.negative_share is not None else VOLUME_SPIKE
 
@@ -303,7 +310,7 @@ def _sustained_holds(ctx: _Context, fld: str, level: Level, ratio: float | None)
     stats = ctx.sustained(fld)
     if stats is None or (ratio is not None and stats.ratio < ratio):
         return False
-    factor = level.when.sustained
+    factor = _when(level).sustained
     assert factor is not None
     tail = ctx.sustained_tail(fld, stats.start)  # last: reads weeks of history
     return tail is not None and stats.z >= factor * max(tail, defaults.SUSTAINED_MIN_TAIL)
@@ -318,7 +325,7 @@ def _observed(ctx: _Context, fld: str, level: Level, path: str) -> int:
 
 def _holds_on(ctx: _Context, level: Level, path: str) -> bool:
     """Every condition of ``level`` that is set holds (they are ANDed), over ``path``'s window."""
-    cond = level.when
+    cond = _when(level)
     if cond.min_negative is not None and _observed(ctx, "negative", level, path) < cond.min_negative:
         return False
     if cond.min_volume is not None and _observed(ctx, VOLUME, level, path) < cond.min_volume:
@@ -338,7 +345,7 @@ def holding_path(ctx: _Context, level: Level) -> str | None:
     ``sustained``), else None."""
     if _holds_on(ctx, level, SHARP):
         return SHARP
-    if level.when.sustained is not None and _holds_on(ctx, level, SUSTAINED):
+    if _when(level).sustained is not None and _holds_on(ctx, level, SUSTAINED):
         return SUSTAINED
     return None
 
@@ -363,11 +370,13 @@ def detect(
     best: Level | None = None
     path = SHARP
     for level in plan.levels:
+        if level.when is None:  # reached by escalation only
+            continue
         if (held := holding_path(ctx, level)) is not None:
             best, path = level, held  # levels are ordered least -> most severe
     if best is None:
         return []
-    kind = _kind(best.when)
+    kind = _kind(_when(best))
     if path == SUSTAINED:
         return [_sustained_signal(ctx, brand, best, kind, now)]
     stats = ctx.window("negative" if kind == NEGATIVE_SPIKE else VOLUME, best)

@@ -131,7 +131,9 @@ class Conditions(_Strict):
 class Level(_Strict):
     id: str = Field(pattern=_ID)
     name: str = Field(min_length=1)
-    when: Conditions
+    # None: the level is reached only by escalation (an unacknowledged alert of the level
+    # below moves here when its deadline passes), never opened by a signal
+    when: Conditions | None = None
     notify: tuple[str, ...] = ()  # contact ids
     ack_within: Duration = int(defaults.ACK_WITHIN_SECONDS)
 
@@ -255,7 +257,7 @@ class CrisisPlan(_Strict):
 
     def window_seconds(self, level: Level) -> int:
         """The level's detection window, rounded up to whole buckets."""
-        window = level.when.window or self.bucket
+        window = (level.when.window if level.when is not None else None) or self.bucket
         return -(-window // self.bucket) * self.bucket
 
 
@@ -361,6 +363,15 @@ def _cross_problems(
                     ConfigError(f"duplicate level id {lid!r}", file=file, key_path=f"levels[{i}].id")
                 )
             level_ids.append(lid)
+        if i == 0 and lvl.get("when") is None:
+            problems.append(
+                ConfigError(
+                    "the least severe level needs `when:` conditions (only higher levels may be "
+                    "reached by escalation alone)",
+                    file=file,
+                    key_path="levels[0].when",
+                )
+            )
         notify = lvl.get("notify")
         for j, who in enumerate(notify if isinstance(notify, list) else []):
             if isinstance(who, str) and who not in contact_ids:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from monitor import __version__
 from monitor.errors import BrandPulseError, ConfigError, ConfigErrors
 from monitor.logsetup import setup_logging
-from monitor.settings import Config, load_config
+from monitor.settings import Config, load_config, resolve_sqlite_url
 
 if TYPE_CHECKING:
     from alerts.plan import CrisisPlan
@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("alerts", help="list, show, acknowledge or resolve alerts")
     _config_arg(p)
+    p.add_argument("--db", default=None,
+                   help="storage URL overriding the config's (relative SQLite paths: from the current folder), "
+                        "e.g. sqlite:///brandpulse-data/demo.db for the demo")
     asub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     a = asub.add_parser("list", help="list alerts")
     a.add_argument("--state", choices=["firing", "acknowledged", "escalated", "resolved"])
@@ -300,6 +303,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     from monitor.store.migrate import upgrade
 
     config = _load(args.config)
+    if args.db:
+        config = dataclasses.replace(config, storage_url=resolve_sqlite_url(args.db, Path.cwd()))
     engine = make_engine(config.storage_url)
     upgrade(engine)
     try:

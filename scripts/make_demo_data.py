@@ -812,7 +812,10 @@ def summarize(posts: list[Post], files: dict[str, str]) -> bool:
     if levels:
         print("\nplan thresholds vs data (config/demo_plan.yaml):")
         for lv in levels:
-            w = lv.get("when", {})
+            if not lv.get("when"):
+                print(f"  {lv['id']:8s} reached by escalation only")
+                continue
+            w = lv["when"]
             spike, floor = float(w.get("negative_spike", 0)), int(w.get("min_negative", 0))
             share = float(w.get("negative_share", 0))
             print(f"  {lv['id']:8s} negative_spike {spike:.1f} min_negative {floor} negative_share {share:.2f}")
@@ -824,7 +827,7 @@ def summarize(posts: list[Post], files: dict[str, str]) -> bool:
             if normal_max_ratio >= spike and normal_max_count >= floor:
                 print("  !! a normal-week bucket would fire this level")
                 ok = False
-        crisis = levels[-1]["when"]
+        crisis = [lv for lv in levels if lv.get("when")][-1]["when"]  # escalation-only levels have no `when`
         if (last_complete < int(crisis.get("min_negative", 0)) or burst_share < float(crisis.get("negative_share", 0))
                 or last_complete / burst_base < float(crisis.get("negative_spike", 0))):
             print("  !! the burst does not reach the most severe level")

@@ -12,7 +12,7 @@ from alerts.engine import AlertEngine
 from alerts.plan import CrisisPlan, load_plan
 from alerts.records import alert_events, list_alerts
 from monitor.clock import FixedClock
-from monitor.errors import AlertStateError
+from monitor.errors import AlertStateError, ConfigError
 from monitor.metrics import Metrics
 from monitor.models import AlertState, NotifyReason
 
@@ -295,3 +295,25 @@ def test_the_summary_names_what_spiked(store: sa.Engine, clock: FixedClock, plan
     _burst(store, clock, negative=30)
     [negative] = AlertEngine(store, plan, clock).evaluate("acme")
     assert negative.alert.summary.startswith(f"acme: {negative.alert.evidence['negative']} negative mentions vs ")
+
+
+def test_a_level_without_conditions_is_reached_only_by_escalation(store: sa.Engine, clock: FixedClock) -> None:
+    data = copy.deepcopy(PLAN)
+    data["resolve_after"] = "1d"
+    del data["levels"][-1]["when"]  # exec: escalation only
+    plan = load_plan(data, notifier_ids=NOTIFIERS)
+    _setup(store, clock)
+    engine = AlertEngine(store, plan, clock)
+    _burst(store, clock, negative=900)  # far beyond every threshold: still opens at crisis, not exec
+    [opened] = engine.evaluate("acme")
+    assert opened.alert.level == "crisis"
+    clock.advance(minutes=15)
+    [esc] = engine.evaluate("acme")
+    assert esc.action == "escalated" and esc.alert.level == "exec"
+
+
+def test_the_least_severe_level_needs_conditions() -> None:
+    data = copy.deepcopy(PLAN)
+    del data["levels"][0]["when"]
+    with pytest.raises(ConfigError, match=r"levels\[0\]\.when: the least severe level needs `when:`"):
+        load_plan(data, file="plan.yaml", notifier_ids=NOTIFIERS)

@@ -116,7 +116,8 @@ def test_plan_file_errors(tmp_path: Path) -> None:
 def test_example_plan_loads_and_documents_every_key() -> None:
     path = ROOT / "config" / "crisis_plan.example.yaml"
     plan = load_plan(path, notifier_ids={"console", "ops-webhook"})
-    assert [lvl.id for lvl in plan.levels] == ["watch", "warning", "crisis"]
+    assert [lvl.id for lvl in plan.levels] == ["watch", "warning", "crisis", "executive"]
+    assert plan.levels[-1].when is None  # reached by escalation only
     assert plan.bucket == 900 and plan.repeat_every == 4 * 3600
     text = path.read_text(encoding="utf-8")
     # Every key a plan can have appears in the example with a comment beside or above it.

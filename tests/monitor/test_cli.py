@@ -106,7 +106,7 @@ def test_check_plan_alone_and_against_a_config(tmp_path: Path) -> None:
     example = str(ROOT / "config" / "crisis_plan.example.yaml")
     out = brandpulse("check-plan", example)
     assert out.returncode == 0, out.stderr
-    assert "ok (3 levels, 3 contacts, 1 silences, 1 maintenance windows)" in out.stdout
+    assert "ok (4 levels, 4 contacts, 1 silences, 1 maintenance windows)" in out.stdout
     assert "not checked (pass --config)" in out.stdout
     # demo.yaml has only a console notifier: the example plan's ops-webhook channel is unknown there
     out = brandpulse("check-plan", example, "--config", str(ROOT / "config" / "demo.yaml"))

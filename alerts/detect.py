@@ -28,7 +28,14 @@ evaluation of a burst instead of up to a bucket later; its baseline is scaled by
 fraction of the bucket, so the ratio stays fair. Buckets starting after ``now`` are ignored
 (no look-ahead, e.g. when replaying history that is already fully stored).
 
-    signals = detect("acme", counts, now, plan)
+A level with ``crisis_keyword`` also holds, whatever its spike conditions say, when its window
+(same window, bucket in progress included) has a stored mention of the brand with crisis terms
+from an author with ``min_followers`` or more, or ``min_mentions`` such mentions: the level
+opens when its spike conditions hold OR its crisis_keyword condition holds. The engine passes
+``crisis`` (``monitor.store.mentions.crisis_counts``); without it (count-only backtests) that
+path never holds. When both hold, the spike is reported (its evidence is richer).
+
+    signals = detect("acme", counts, now, plan, crisis=crisis)
     if signals:
         signals[0].level, signals[0].ratio     # "warning", 6.5
 """
@@ -51,14 +58,17 @@ from alerts.baseline import (
     history_start,
     tail_horizon,
 )
+from alerts.keywords import CrisisCounts, crisis_holds, crisis_in_window
 from alerts.plan import Conditions, CrisisPlan, Level
 from alerts.sustained import SeriesView, SustainedMemo, SustainedStats, tail_quantile, window_stats
 from monitor import defaults
 
 NEGATIVE_SPIKE = "negative_spike"
 VOLUME_SPIKE = "volume_spike"
+CRISIS_KEYWORD = "crisis_keyword"
 SHARP = "sharp"  # detection paths: the level's own window ...
-SUSTAINED = "sustained"  # ... or the SUSTAINED_WINDOW_SECONDS window (alerts.sustained)
+SUSTAINED = "sustained"  # ... or the SUSTAINED_WINDOW_SECONDS window (alerts.sustained) ...
+CRISIS = "crisis"  # ... or crisis terms in the level's window (crisis_keyword)
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,7 @@ class Signal:
     volume spike they count all mentions.
     """
 
-    kind: str  # "negative_spike" or "volume_spike"
+    kind: str  # "negative_spike", "volume_spike" or "crisis_keyword" (then the counts are negatives)
     brand: str
     level: str  # id of the most severe plan level whose conditions hold
     observed: int  # mentions of the spiking kind in the window
@@ -82,7 +92,9 @@ class Signal:
     baseline_method: str  # "seasonal", "rolling" or "floor"
     surprise: float = 0.0  # (observed - baseline) / robust spread of the window
     negative: int = 0  # negative mentions in the window
-    path: str = SHARP  # which path held: "sharp" (the level's window) or "sustained"
+    path: str = SHARP  # which path held: "sharp" (the level's window), "sustained" or "crisis"
+    crisis_mentions: int = 0  # mentions with crisis terms in the window (crisis_keyword signals)
+    crisis_reach: int = 0  # the largest author_followers among them
 
     def evidence(self) -> dict[str, Any]:
         """The numbers as JSON-ready evidence for the alert record and its notifications."""
@@ -102,8 +114,11 @@ class Signal:
                 "baseline_method": self.baseline_method,
             }
         )
-        if self.path != SHARP:
+        if self.path == SUSTAINED:
             ev["path"] = self.path  # its surprise is the sustained score (alerts.sustained)
+        if self.kind == CRISIS_KEYWORD:
+            ev["crisis_mentions"] = self.crisis_mentions
+            ev["max_followers"] = self.crisis_reach
         return ev
 
 
@@ -152,8 +167,16 @@ class WindowStats:
 class _Context:
     """One detect() call: the counts seen at ``now`` and the estimates made so far."""
 
-    def __init__(self, counts: Counts, now: datetime, plan: CrisisPlan, memo: DetectMemo | None) -> None:
+    def __init__(
+        self,
+        counts: Counts,
+        now: datetime,
+        plan: CrisisPlan,
+        memo: DetectMemo | None,
+        crisis: CrisisCounts | None = None,
+    ) -> None:
         self.plan, self.now_ts = plan, now.timestamp()
+        self.crisis = crisis
         self.current = bucket_floor(self.now_ts, plan.bucket)
         if memo is None:
             self.seen: Counts = {b: c for b, c in counts.items() if b <= self.current}  # no look-ahead
@@ -235,6 +258,11 @@ class _Context:
         stats = WindowStats(observed, total, expected, method, start, math.sqrt(variance))
         self.stats[key] = stats
         return stats
+
+    def crisis_window(self, level: Level) -> tuple[int, int]:
+        """(mentions with crisis terms, largest author reach) in ``level``'s window."""
+        start = self.current - (self.plan.window_seconds(level) // self.plan.bucket) * self.plan.bucket
+        return crisis_in_window(self.crisis, start, self.current)
 
     def past_surprise(self, fld: str, n: int, end: int) -> float | None:
         """Surprise of the complete window of ``n`` buckets ending with bucket ``end``."""
@@ -340,13 +368,27 @@ def _holds_on(ctx: _Context, level: Level, path: str) -> bool:
     return cond.volume_spike is None or spike(ctx, VOLUME, level, cond.volume_spike)
 
 
+def has_spike(cond: Conditions) -> bool:
+    """The conditions set a spike (relative) condition, not only crisis_keyword."""
+    return cond.negative_spike is not None or cond.negative_share is not None or cond.volume_spike is not None
+
+
+def _crisis_holds(ctx: _Context, level: Level) -> bool:
+    rule = _when(level).crisis_keyword
+    return rule is not None and crisis_holds(rule, *ctx.crisis_window(level))
+
+
 def holding_path(ctx: _Context, level: Level) -> str | None:
     """The path on which ``level`` holds now: ``SHARP``, else ``SUSTAINED`` (when the level sets
-    ``sustained``), else None."""
-    if _holds_on(ctx, level, SHARP):
-        return SHARP
-    if _when(level).sustained is not None and _holds_on(ctx, level, SUSTAINED):
-        return SUSTAINED
+    ``sustained``), else ``CRISIS`` (when it sets ``crisis_keyword``), else None."""
+    cond = _when(level)
+    if has_spike(cond):
+        if _holds_on(ctx, level, SHARP):
+            return SHARP
+        if cond.sustained is not None and _holds_on(ctx, level, SUSTAINED):
+            return SUSTAINED
+    if _crisis_holds(ctx, level):
+        return CRISIS
     return None
 
 
@@ -356,17 +398,25 @@ def holds_at(ctx: _Context, level: Level) -> bool:
 
 
 def detect(
-    brand: str, counts: Counts, now: datetime, plan: CrisisPlan, *, memo: DetectMemo | None = None
+    brand: str,
+    counts: Counts,
+    now: datetime,
+    plan: CrisisPlan,
+    *,
+    memo: DetectMemo | None = None,
+    crisis: CrisisCounts | None = None,
 ) -> list[Signal]:
     """Signals for ``brand`` at ``now``: at most one, at the most severe level of ``plan`` whose
     conditions hold (levels may use different windows). Its kind is ``negative_spike`` when
-    that level has a negative condition, else ``volume_spike``.
+    that level has a negative condition, else ``volume_spike``; ``crisis_keyword`` when only the
+    level's crisis_keyword condition held. ``crisis``: crisis-term mentions per bucket over
+    at least the plan's largest window (see the module docstring).
 
     ``counts`` must cover :func:`alerts.baseline.history_needed` seconds before ``now``, and
     the bucket in progress must only count mentions published up to ``now``. ``memo``: see
     :class:`DetectMemo` (replays only).
     """
-    ctx = _Context(counts, now, plan, memo)
+    ctx = _Context(counts, now, plan, memo, crisis)
     best: Level | None = None
     path = SHARP
     for level in plan.levels:
@@ -376,10 +426,11 @@ def detect(
             best, path = level, held  # levels are ordered least -> most severe
     if best is None:
         return []
-    kind = _kind(_when(best))
+    kind = CRISIS_KEYWORD if path == CRISIS else _kind(_when(best))
     if path == SUSTAINED:
         return [_sustained_signal(ctx, brand, best, kind, now)]
-    stats = ctx.window("negative" if kind == NEGATIVE_SPIKE else VOLUME, best)
+    crisis_n, crisis_reach = ctx.crisis_window(best) if path == CRISIS else (0, 0)
+    stats = ctx.window(VOLUME if kind == VOLUME_SPIKE else "negative", best)
     volume = ctx.window(VOLUME, best).observed
     negative = ctx.window("negative", best).observed if kind == VOLUME_SPIKE else stats.observed
     return [
@@ -397,6 +448,9 @@ def detect(
             baseline_method=stats.method,
             surprise=stats.surprise,
             negative=negative,
+            path=path,
+            crisis_mentions=crisis_n,
+            crisis_reach=crisis_reach,
         )
     ]
 

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 
 from alerts import escalation, outbox
 from alerts.baseline import bucket_floor, history_needed
-from alerts.detect import SUSTAINED, VOLUME_SPIKE, Signal, detect
+from alerts.detect import CRISIS_KEYWORD, SUSTAINED, VOLUME_SPIKE, CrisisCounts, Signal, detect
 from alerts.mute import Muter, PlanMuter, Target, open_levels
 from alerts.plan import CrisisPlan, Level, format_duration
 from alerts.records import get_alert, list_alerts, open_alert
@@ -81,6 +81,8 @@ class AlertEngine:
         brand_names: brand id -> display name, for messages.
         muter: decides which notifications are muted or held; default: the plan's
             silences, inhibition and maintenance windows (:class:`alerts.mute.PlanMuter`).
+        top_terms: how many top keywords of the window's negative mentions (and crisis terms)
+            the evidence lists.
     """
 
     def __init__(
@@ -93,7 +95,9 @@ class AlertEngine:
         brand_names: Mapping[str, str] | None = None,
         sample_limit: int = defaults.ALERT_SAMPLE_MENTIONS,
         muter: Muter | None = None,
+        top_terms: int = defaults.ALERT_TOP_TERMS,
     ) -> None:
+        self.top_terms = top_terms
         self.engine = engine
         self.plan = plan
         self.clock = clock
@@ -101,6 +105,8 @@ class AlertEngine:
         self.brand_names = dict(brand_names or {})
         self.sample_limit = sample_limit
         self.muter: Muter = muter if muter is not None else PlanMuter(plan)
+        # Only plans with a crisis_keyword condition pay for the crisis-term query.
+        self._uses_crisis = any(lvl.when is not None and lvl.when.crisis_keyword is not None for lvl in plan.levels)
 
     # --- the tick ---------------------------------------------------------------------------
 
@@ -120,7 +126,9 @@ class AlertEngine:
         return changes
 
     def _evaluate_real(self, conn: sa.Connection, brand: str, now: datetime) -> list[AlertChange]:
-        signals = detect(brand, self._counts(conn, brand, now), now, self.plan)
+        signals = detect(
+            brand, self._counts(conn, brand, now), now, self.plan, crisis=self._crisis_counts(conn, brand, now)
+        )
         signal = signals[0] if signals else None
         current = open_alert(conn, brand)
         if current is None:
@@ -218,6 +226,14 @@ class AlertEngine:
         # until=now: the bucket in progress holds only what was published so far (no look-ahead).
         return store_mentions.bucket_counts(conn, brand, since, now, self.plan.bucket)
 
+    def _crisis_counts(self, conn: sa.Connection, brand: str, now: datetime) -> CrisisCounts | None:
+        if not self._uses_crisis:
+            return None
+        window = max(self.plan.window_seconds(lvl) for lvl in self.plan.levels)
+        since_ts = bucket_floor(now.timestamp(), self.plan.bucket) - window
+        since = datetime.fromtimestamp(since_ts, now.tzinfo)
+        return store_mentions.crisis_counts(conn, brand, since, now, self.plan.bucket)
+
     def _evidence(self, conn: sa.Connection, signal: Signal) -> dict[str, Any]:
         rows = store_mentions.sample_mentions(
             conn,
@@ -241,12 +257,31 @@ class AlertEngine:
                     "engagement": r.get("engagement"),
                 }
             )
-        return {**signal.evidence(), "samples": samples}
+        # What the negative mentions are about (their stored keywords), and which crisis terms
+        # the window's mentions carry: the first two questions a brand manager asks.
+        top = store_mentions.term_counts(
+            conn, signal.brand, signal.window_start, signal.window_end, sentiment="negative", limit=self.top_terms
+        )
+        crisis = store_mentions.term_counts(
+            conn, signal.brand, signal.window_start, signal.window_end, column="crisis_terms", limit=self.top_terms
+        )
+        return {
+            **signal.evidence(),
+            "top_terms": [{"term": t, "mentions": n} for t, n in top],
+            "crisis_terms": [{"term": t, "mentions": n} for t, n in crisis],
+            "samples": samples,
+        }
 
     @staticmethod
     def _summary(signal: Signal) -> str:
         # observed/baseline count what spiked: negative mentions, or all of them for a volume spike
         what = "mentions" if signal.kind == VOLUME_SPIKE else "negative mentions"
+        if signal.kind == CRISIS_KEYWORD:
+            return (
+                f"{signal.brand}: {signal.crisis_mentions} mentions with crisis terms "
+                f"(widest reach {signal.crisis_reach:,} followers), {signal.observed} negative mentions "
+                f"vs baseline {signal.baseline:.1f}, negative share {signal.negative_share:.0%}"
+            )
         window = ""
         if signal.path == SUSTAINED:  # counted over the sustained window, not the level's
             window = f" over the last {format_duration(defaults.SUSTAINED_WINDOW_SECONDS)}"

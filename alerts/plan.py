@@ -31,6 +31,7 @@ from pydantic import (
     model_validator,
 )
 
+from alerts.keywords import CrisisKeyword
 from monitor import defaults
 from monitor.errors import ConfigError, ConfigErrors
 
@@ -85,10 +86,12 @@ class Contact(_Strict):
 
 
 class Conditions(_Strict):
-    """When a level holds. Every condition that is set must hold (they are ANDed).
+    """When a level holds. Every spike condition that is set must hold (they are ANDed).
 
     At least one relative condition is needed: ``negative_spike``, ``negative_share`` or
     ``volume_spike``; ``surprise`` and ``tail_factor`` sharpen whichever spike is set.
+    ``crisis_keyword`` is a second, independent way in: the level holds when its spike
+    conditions hold OR its crisis_keyword condition holds; it may also be the only condition.
     """
 
     negative_spike: float | None = Field(default=None, gt=0)  # negatives in the window / baseline
@@ -102,10 +105,20 @@ class Conditions(_Strict):
     # usual top sustained-window score (alerts/sustained.py): hours of moderately raised volume.
     sustained: float | None = Field(default=None, gt=0)
     window: Duration | None = None  # how far back from now the level looks; default one bucket
+    crisis_keyword: CrisisKeyword | None = None  # OR: crisis terms from a high-reach author / in several mentions
 
     @model_validator(mode="after")
     def _needs_a_relative_condition(self) -> Conditions:
         if self.negative_spike is None and self.negative_share is None and self.volume_spike is None:
+            qualifiers = ("min_negative", "min_volume", "surprise", "tail_factor", "sustained")
+            if self.crisis_keyword is not None:
+                extra = [k for k in qualifiers if getattr(self, k) is not None]
+                if extra:
+                    raise ValueError(
+                        f"{extra[0]} qualifies a spike condition: with crisis_keyword alone, remove it or set "
+                        "negative_spike, negative_share or volume_spike too"
+                    )
+                return self
             if self.min_negative is not None:
                 raise ValueError(
                     "set negative_spike and/or negative_share (min_negative alone would page on any busy day)"

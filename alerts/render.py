@@ -14,6 +14,9 @@ With ``base_url`` and ``link_secret`` set, each message carries the contact's ow
 it shows a confirmation page whose button acknowledges the alert as that contact
 (monitor/api.py checks the signature).
 
+Evidence ``top_terms`` / ``crisis_terms`` (lists of ``{"term", "mentions"}``, see
+alerts.engine) render as one line each (``${top_terms}``, ``${crisis_terms}``).
+
 The payload is the snapshot the engine stored with the outbox row (level, level name, state,
 evidence, contact name and language), so a message describes the alert as it was when the
 notification was decided, even if it is sent after a retry.
@@ -70,6 +73,8 @@ TEXTS = {
     "zh": {
         "drill": "[演练] ",
         "no_samples": "（无样例）",
+        "no_terms": "（无）",
+        "term_sep": "、",
         "ack": "确认告警：brandpulse alerts ack {id} --by 您的名字",
         "ack_url": "或打开：{url}",
         "ack_link": "或一键确认：{url}",
@@ -78,6 +83,8 @@ TEXTS = {
     "en": {
         "drill": "[DRILL] ",
         "no_samples": "(no samples)",
+        "no_terms": "(none)",
+        "term_sep": ", ",
         "ack": "Acknowledge: brandpulse alerts ack {id} --by NAME",
         "ack_url": "or open: {url}",
         "ack_link": "or acknowledge with one click: {url}",
@@ -111,6 +118,16 @@ def _when(value: Any) -> str:
         except ValueError:
             return value
     return "-"
+
+
+def _terms(value: Any, texts: Mapping[str, str]) -> str:
+    """Evidence terms (``[{"term": t, "mentions": n}, ...]``) as one line: "召回 (12)、变质 (8)"."""
+    parts = [
+        f"{t['term']} ({t['mentions']})" if t.get("mentions") is not None else str(t["term"])
+        for t in (value if isinstance(value, list) else [])
+        if isinstance(t, Mapping) and t.get("term")
+    ]
+    return texts["term_sep"].join(parts) or texts["no_terms"]
 
 
 def _excerpt(text: str) -> str:
@@ -168,7 +185,8 @@ class Renderer:
     def _values_for_check() -> dict[str, str]:
         keys = (
             "drill_tag level_name level brand brand_name headline alert_id contact_name state opened_at "
-            "window_start window_end negative total baseline ratio share samples ack resolved_at resolved_by"
+            "window_start window_end negative total baseline ratio share samples ack resolved_at resolved_by "
+            "top_terms crisis_terms"
         )
         return dict.fromkeys(keys.split(), "")
 
@@ -218,6 +236,8 @@ class Renderer:
             "ratio": str(evidence.get("ratio", "-")),
             "share": f"{float(share):.0%}" if isinstance(share, int | float) else "-",
             "samples": "\n".join(sample_lines) or texts["no_samples"],
+            "top_terms": _terms(evidence.get("top_terms"), texts),
+            "crisis_terms": _terms(evidence.get("crisis_terms"), texts),
             "ack": self.ack_hint(alert.id, lang, str(payload.get("contact") or "") or None),
             "resolved_at": _when(payload.get("resolved_at") or alert.resolved_at),
             "resolved_by": payload.get("resolved_by") or alert.resolved_by or texts["by_unknown"],

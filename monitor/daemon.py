@@ -41,6 +41,7 @@ from monitor.store import mentions as store_mentions
 from monitor.store.engine import make_engine
 from monitor.store.migrate import upgrade
 from nlp.dedupe import Deduper
+from nlp.keywords import CrisisTerms
 from nlp.process import TextProcessor
 from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel
@@ -132,7 +133,10 @@ class Daemon:
         with self.engine.connect() as conn:  # warm the duplicate detector after a restart
             deduper.seed(store_mentions.recent_fingerprints(
                 conn, self.clock.now() - timedelta(seconds=config.nlp.dedupe_window)))
-        self.processor = TextProcessor(config.brands, model=self.model, segmenter=segmenter, deduper=deduper)
+        crisis_terms = (CrisisTerms.load(config.resolve(config.nlp.crisis_keywords))
+                        if config.nlp.crisis_keywords else None)
+        self.processor = TextProcessor(config.brands, model=self.model, segmenter=segmenter, deduper=deduper,
+                                       crisis_terms=crisis_terms)
         self.pipeline = Pipeline(self.engine, self.processor, self.metrics, self.clock)
         assert self.parts.plan is not None
         self.alert_engine = AlertEngine(self.engine, self.parts.plan, self.clock, metrics=self.metrics,

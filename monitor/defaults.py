@@ -63,3 +63,7 @@ SUSTAINED_TAIL_QUANTILE = 0.99  # the quantile of the brand's own past sustained
 SUSTAINED_MIN_TAIL = 1.0  # smallest usual tail `sustained` multiplies, in robust standard deviations, so a brand with a flat history still needs a real shift
 SUSTAINED_TAIL_MIN_DAYS = 1  # days of past sustained windows needed before `sustained` trusts their quantile (every time of day seen once); fewer -> that path does not hold
 CATCH_UP_MAX_SECONDS = 300.0  # after a start, alert evaluation waits at most this long for every source's first poll round
+
+# --- mention keywords and crisis terms (added for issue 4: crisis keywords and top terms) ---
+MENTION_KEYWORDS = 5  # content terms kept per mention at ingest (top TF-IDF over jieba's IDF table)
+ALERT_TOP_TERMS = 8  # most frequent keywords of the window's negative mentions shown in an alert's evidence

@@ -100,6 +100,8 @@ class Mention:
     lang: str | None = None  # "zh" or "en": which sentiment path scored it
     matches: tuple[BrandMatch, ...] = ()
     tokens: tuple[str, ...] = field(default=(), compare=False, hash=False, repr=False)
+    keywords: tuple[str, ...] = ()  # top content terms (TF-IDF), computed at ingest by nlp.keywords
+    crisis_terms: tuple[str, ...] = ()  # terms of the configured crisis word list found in the text
 
 
 class DropReason(str, Enum):

@@ -78,6 +78,7 @@ class NlpSettings(_Strict):
     neutral_band: tuple[float, float] = defaults.NEUTRAL_BAND
     user_dict: list[str] = Field(default_factory=list)  # extra jieba dictionaries, relative to the config
     dedupe_window: float = defaults.DEDUPE_WINDOW_HOURS * 3600  # seconds
+    crisis_keywords: str | None = None  # crisis word list (one term a line), relative to the config; None = none
 
     _dur = field_validator("dedupe_window", mode="before")(lambda cls, v: parse_duration(v))
 
@@ -298,6 +299,11 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         p = Path(d) if Path(d).is_absolute() else base_dir / d
         if not p.is_file():
             problems.append(ConfigError(f"file not found: {str(p)!r}", file=file, key_path=f"nlp.user_dict[{i}]"))
+    if root.nlp.crisis_keywords is not None:
+        p = Path(root.nlp.crisis_keywords)
+        p = p if p.is_absolute() else base_dir / p
+        if not p.is_file():
+            problems.append(ConfigError(f"file not found: {str(p)!r}", file=file, key_path="nlp.crisis_keywords"))
     ConfigErrors.collect(problems)
 
     return Config(

@@ -9,7 +9,8 @@ monitor.pipeline calls.
 
 Per item: join title and body -> normalise -> bare repost? (REPOST) -> empty? (EMPTY) ->
 tokens -> brand match (NO_BRAND, or EXCLUDED when an alias only occurred inside an exclusion)
--> dedupe (DUPLICATE / NEAR_DUPLICATE) -> sentiment for all survivors in one batch.
+-> dedupe (DUPLICATE / NEAR_DUPLICATE) -> sentiment for all survivors in one batch; each survivor
+also gets its keywords and crisis terms (nlp.keywords) from the same tokens.
 
 Each text is cleaned and normalised once (``TextForms``) and tokenised once; the normalised
 text and the tokens are shared by brand matching, dedupe and the sentiment model, and SimHash
@@ -28,6 +29,7 @@ from monitor.models import Brand, DropReason, Mention, RawItem
 from nlp.brands import BrandMatcher
 from nlp.dedupe import Deduper, content_hash, dedupe_text_of, simhashes
 from nlp.features import SYMBOL
+from nlp.keywords import CrisisTerms, KeywordExtractor
 from nlp.normalize import TextForms
 from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel
@@ -45,6 +47,7 @@ class ProcessResult:
 class _Pending:
     item: RawItem
     original: str
+    normalized: str
     scoring_text: str  # normalize(normalized), what the sentiment model reads
     tokens: list[str]
     detail_matches: tuple
@@ -66,6 +69,9 @@ class TextProcessor:
 
     ``segmenter`` defaults to a new Segmenter; the brand aliases are added to it either way.
     ``deduper`` defaults to one with the defaults from monitor.defaults (``self.deduper``).
+    ``crisis_terms``: the crisis word list (``nlp.keywords.CrisisTerms``) matched on every stored
+    mention; None matches nothing. ``keywords`` defaults to a KeywordExtractor that skips the
+    brand aliases. Both read the tokens already cut for brand matching (no second pass).
     Thread-safe: process() may be called from several source threads.
     """
 
@@ -76,10 +82,17 @@ class TextProcessor:
         model: SentimentModel,
         segmenter: Segmenter | None = None,
         deduper: Deduper | None = None,
+        crisis_terms: CrisisTerms | None = None,
+        keywords: KeywordExtractor | None = None,
     ) -> None:
         self.matcher = BrandMatcher(brands)
         self.segmenter = segmenter or Segmenter()
         self.segmenter.add_words(self.matcher.segmenter_words())
+        self.crisis_terms = crisis_terms
+        if crisis_terms is not None:
+            self.segmenter.add_words(crisis_terms.segmenter_words())  # whole tokens, so they match
+        aliases = [a for b in brands for a in b.all_aliases()] + self.matcher.segmenter_words()
+        self.keywords = keywords if keywords is not None else KeywordExtractor(exclude=aliases)
         self.model = model
         self.deduper = deduper if deduper is not None else Deduper()
         self._lock = threading.Lock()  # keeps dedupe decisions in item order across threads
@@ -140,6 +153,10 @@ class TextProcessor:
                     lang=None if lang == SYMBOL else lang,
                     matches=matches,
                     tokens=tuple(p.tokens),
+                    keywords=self.keywords.top(p.tokens),
+                    crisis_terms=(
+                        self.crisis_terms.match(p.normalized, p.tokens) if self.crisis_terms is not None else ()
+                    ),
                 )
             )
         return result
@@ -158,5 +175,5 @@ class TextProcessor:
         detail = self.matcher.match_detail(normalized, tokens)
         if not detail.matches:
             return (DropReason.EXCLUDED if detail.excluded else DropReason.NO_BRAND), None
-        pending = _Pending(item, original, forms.scoring_text(), tokens, tuple(detail.matches))
+        pending = _Pending(item, original, normalized, forms.scoring_text(), tokens, tuple(detail.matches))
         return None, (pending, dedupe_text_of(forms))

@@ -14,8 +14,10 @@ pipeline can store mentions and the cursor that covers them atomically.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -108,7 +110,29 @@ def _row(m: Mention) -> dict[str, Any]:
         "sentiment_label": label,
         "sentiment_score": float(m.sentiment.score),
         "model_version": _clip(m.sentiment.model_version, 64),
+        # keywords are jieba tokens, which never contain whitespace: space-joined (cheaper than
+        # JSON on the ingest path); crisis terms can ("food poisoning"): a JSON array.
+        "keywords": " ".join(m.keywords) if m.keywords else None,
+        "crisis_terms": _terms_json(m.crisis_terms),
     }
+
+
+def _terms_json(terms: Sequence[str]) -> str | None:
+    # NULL when empty, which is what crisis_counts() tests for.
+    return json.dumps(list(terms), ensure_ascii=False) if terms else None
+
+
+def _terms_of(value: str | None) -> list[str]:
+    """Stored terms -> list: a JSON array (crisis_terms) or space-joined words (keywords)."""
+    if not value:
+        return []
+    if not value.startswith("["):
+        return value.split()
+    try:
+        loaded = json.loads(value)
+    except ValueError:  # written by something else: keep what can be read rather than fail a query
+        return value.split()
+    return [str(t) for t in loaded] if isinstance(loaded, list) else []
 
 
 def _unique_brands(m: Mention) -> list[str]:
@@ -217,6 +241,65 @@ def _end_seconds(until: datetime) -> int:
     return math.ceil(until.timestamp())
 
 
+def crisis_counts(
+    conn: sa.Connection, brand: str, since: datetime, until: datetime, bucket_seconds: int
+) -> dict[int, tuple[int, int]]:
+    """Mentions of ``brand`` with crisis terms per time bucket in [since, until):
+    ``{bucket start: (mentions, largest author_followers among them)}``.
+
+    Buckets as in :func:`bucket_counts`; only buckets with such mentions appear. An unknown
+    follower count counts as 0. One grouped query, not a scan of the rows in Python.
+    """
+    if bucket_seconds <= 0:
+        raise ValueError(f"bucket_seconds must be positive, got {bucket_seconds!r}")
+    start, end = epoch_seconds(since), _end_seconds(until)
+    origin = start - start % bucket_seconds
+    mb = mention_brands
+    bucket = (sa.literal(origin, sa.BigInteger) + ((mb.c.published_ts - origin) // bucket_seconds) * bucket_seconds)
+    stmt = (
+        sa.select(
+            bucket.label("bucket"),
+            sa.func.count().label("n"),
+            sa.func.max(sa.func.coalesce(mentions.c.author_followers, 0)).label("reach"),
+        )
+        .select_from(mb.join(mentions, mentions.c.id == mb.c.mention_id))
+        .where(mb.c.brand == brand, mb.c.published_ts >= start, mb.c.published_ts < end)
+        .where(mentions.c.crisis_terms.is_not(None))
+        .group_by(bucket)
+    )
+    return {int(b): (int(n), int(reach or 0)) for b, n, reach in sorted(conn.execute(stmt), key=lambda r: r[0])}
+
+
+def term_counts(
+    conn: sa.Connection,
+    brand: str,
+    since: datetime,
+    until: datetime,
+    *,
+    column: str = "keywords",
+    sentiment: SentimentLabel | str | None = None,
+    limit: int = 10,
+) -> list[tuple[str, int]]:
+    """The ``limit`` terms of ``column`` ("keywords" or "crisis_terms") found in the most
+    mentions of ``brand`` in [since, until) (optionally of one sentiment), most frequent
+    first (ties alphabetical). Reads only that column of the window's rows."""
+    if column not in ("keywords", "crisis_terms"):
+        raise ValueError(f"column must be 'keywords' or 'crisis_terms', got {column!r}")
+    if limit < 0:
+        raise ValueError(f"limit must not be negative, got {limit!r}")
+    start, end = epoch_seconds(since), _end_seconds(until)
+    mb = mention_brands
+    col = mentions.c[column]
+    conds = [mb.c.brand == brand, mb.c.published_ts >= start, mb.c.published_ts < end, col.is_not(None)]
+    if sentiment is not None:
+        conds.append(mb.c.sentiment_label == SentimentLabel(sentiment).value)
+    stmt = sa.select(col).select_from(mb.join(mentions, mentions.c.id == mb.c.mention_id)).where(*conds)
+    counter: Counter[str] = Counter()
+    for (value,) in conn.execute(stmt):
+        counter.update(set(_terms_of(value)))  # mentions containing the term, not occurrences
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+
+
 def recent_fingerprints(conn: sa.Connection, since: datetime) -> list[tuple[str, int, datetime]]:
     """(content_hash, unsigned simhash, fetched_at) of mentions fetched at or after ``since``,
     oldest first: what the deduper reloads after a restart."""
@@ -259,6 +342,8 @@ def _as_dict(row: sa.Row[Any]) -> dict[str, Any]:
     d = dict(row._mapping)
     d["brands"] = [b for b in d["brands"].split(",") if b]
     d["simhash"] = to_unsigned64(d["simhash"])
+    d["keywords"] = _terms_of(d.get("keywords"))
+    d["crisis_terms"] = _terms_of(d.get("crisis_terms"))
     return d
 
 

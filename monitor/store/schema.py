@@ -61,6 +61,10 @@ mentions = sa.Table(
     sa.Column("sentiment_label", sa.String(16), nullable=False),
     sa.Column("sentiment_score", sa.Float, nullable=False),
     sa.Column("model_version", sa.String(64), nullable=False),
+    # Migration 0002. NULL when there are none, so "has crisis terms" is an IS NOT NULL test;
+    # rows stored before 0002 have NULL in both.
+    sa.Column("keywords", sa.Text),  # top content terms of the mention (nlp.keywords), space-joined
+    sa.Column("crisis_terms", sa.Text),  # crisis word-list terms found in the mention, a JSON array
     sa.UniqueConstraint("source_id", "external_id"),
     sa.Index(None, "published_at"),
     sa.Index(None, "fetched_at"),

@@ -137,3 +137,45 @@ def test_sustained_negative_shift_pages_on_the_two_hour_window() -> None:
     # Without `sustained` the level only has its own 15-minute window: 5 (+2) never reach 10.
     data["levels"][0]["when"].pop("sustained")
     assert detect("acme", counts, now, load_plan(data, notifier_ids=NOTIFIERS)) == []
+
+
+# --- crisis_keyword: crisis terms from a high-reach author, or in several mentions ------------
+
+from alerts.detect import CRISIS_KEYWORD  # noqa: E402
+
+
+def crisis_plan() -> CrisisPlan:
+    raw = copy.deepcopy(PLAN)
+    raw["levels"][1]["when"]["crisis_keyword"] = {"min_followers": 100_000, "min_mentions": 5}
+    return load_plan(raw, notifier_ids=NOTIFIERS)
+
+
+def test_crisis_term_from_a_high_reach_author_opens_the_level_without_a_spike() -> None:
+    plan, counts, now = crisis_plan(), history(), at(T0 + 5 * 60)
+    counts[T0] = {"negative": 1, "neutral": 2}  # no spike at all
+    assert detect("acme", counts, now, plan, crisis={T0: (1, 99_999)}) == []  # reach just short
+    [sig] = detect("acme", counts, now, plan, crisis={T0: (1, 250_000)})
+    assert sig.kind == CRISIS_KEYWORD and sig.level == "crisis" and sig.path == "crisis"
+    assert (sig.crisis_mentions, sig.crisis_reach) == (1, 250_000)
+    assert sig.observed == sig.negative == 3  # negatives in the window: previous bucket 2 + 1
+    ev = sig.evidence()
+    assert ev["kind"] == CRISIS_KEYWORD and ev["crisis_mentions"] == 1 and ev["max_followers"] == 250_000
+
+
+def test_several_crisis_mentions_open_the_level_counted_over_the_window() -> None:
+    plan, counts, now = crisis_plan(), history(), at(T0 + 5 * 60)
+    assert detect("acme", counts, now, plan, crisis={T0 - B: (2, 10), T0: (2, 50)}) == []  # 4 < 5
+    [sig] = detect("acme", counts, now, plan, crisis={T0 - B: (3, 10), T0: (2, 50)})
+    assert sig.kind == CRISIS_KEYWORD and sig.crisis_mentions == 5 and sig.crisis_reach == 50
+    # Outside the window (older than one bucket before the one in progress) or after now: ignored.
+    assert detect("acme", counts, now, plan, crisis={T0 - 2 * B: (9, 10**6), T0 + B: (9, 10**6)}) == []
+
+
+def test_a_spike_wins_over_crisis_terms_and_plans_without_the_condition_ignore_them(plan: CrisisPlan) -> None:
+    counts = history()
+    counts[T0] = {"negative": 60, "neutral": 5}
+    now = at(T0 + 10 * 60)
+    [sig] = detect("acme", counts, now, crisis_plan(), crisis={T0: (1, 10**6)})
+    assert sig.kind == NEGATIVE_SPIKE and sig.level == "crisis"
+    quiet = history()
+    assert detect("acme", quiet, now, plan, crisis={T0: (50, 10**7)}) == []  # no crisis_keyword in plan

@@ -317,3 +317,86 @@ def test_the_least_severe_level_needs_conditions() -> None:
     del data["levels"][0]["when"]
     with pytest.raises(ConfigError, match=r"levels\[0\]\.when: the least severe level needs `when:`"):
         load_plan(data, file="plan.yaml", notifier_ids=NOTIFIERS)
+
+
+# --- crisis_keyword and the terms in the evidence ----------------------------------------------
+
+from .conftest import mention  # noqa: E402
+
+
+def _crisis_plan() -> CrisisPlan:
+    raw = copy.deepcopy(PLAN)
+    raw["levels"][1]["when"]["crisis_keyword"] = {"min_followers": 100_000, "min_mentions": 5}
+    return load_plan(raw, file="plan.yaml", notifier_ids=NOTIFIERS)
+
+
+def _store(store: sa.Engine, *mentions_: object) -> None:
+    from monitor.store.mentions import insert_mentions
+
+    with store.begin() as conn:
+        insert_mentions(conn, list(mentions_))  # type: ignore[arg-type]
+
+
+def test_crisis_term_from_a_high_reach_author_opens_a_crisis(store: sa.Engine, clock: FixedClock) -> None:
+    _setup(store, clock)
+    engine = AlertEngine(store, _crisis_plan(), clock)
+    now = clock.now()
+    _store(store, mention("acme", now - timedelta(minutes=2), crisis_terms=("召回",), author_followers=5_000))
+    assert engine.evaluate("acme") == []  # a small account: not enough on its own
+    _store(
+        store,
+        mention(
+            "acme",
+            now - timedelta(minutes=1),
+            crisis_terms=("召回", "起诉"),
+            keywords=("召回", "牛奶", "起诉"),
+            author_followers=320_000,
+            author="大V",
+        ),
+    )
+    [change] = engine.evaluate("acme")
+    alert = change.alert
+    assert change.action == "opened" and alert.level == "crisis"
+    assert sorted(_rows(store, alert.id)) == [("li-si", "hook", "first")]
+    ev = alert.evidence
+    assert ev["kind"] == "crisis_keyword" and ev["crisis_mentions"] == 2 and ev["max_followers"] == 320_000
+    assert ev["crisis_terms"] == [{"term": "召回", "mentions": 2}, {"term": "起诉", "mentions": 1}]
+    assert {"term": "牛奶", "mentions": 1} in ev["top_terms"]
+    assert "2 mentions with crisis terms (widest reach 320,000 followers)" in alert.summary
+    assert engine.evaluate("beta") == []  # the other brand's history has no crisis terms
+
+
+def test_several_crisis_mentions_open_a_crisis_and_existing_plans_ignore_them(
+    store: sa.Engine, clock: FixedClock, plan: CrisisPlan
+) -> None:
+    _setup(store, clock)
+    crisis_engine = AlertEngine(store, _crisis_plan(), clock)
+    plain_engine = AlertEngine(store, plan, clock)  # the same data, a plan without crisis_keyword
+    now = clock.now()
+    for i in range(4):
+        _store(store, mention("acme", now - timedelta(minutes=4 - i), "neutral", crisis_terms=("维权",)))
+    assert crisis_engine.evaluate("acme") == []  # 4 < min_mentions
+    _store(store, mention("acme", now - timedelta(seconds=10), "neutral", crisis_terms=("维权",)))
+    assert plain_engine.evaluate("acme") == []
+    [change] = crisis_engine.evaluate("acme")
+    assert change.alert.level == "crisis" and change.alert.evidence["crisis_mentions"] == 5
+    assert change.alert.evidence["crisis_terms"] == [{"term": "维权", "mentions": 5}]
+
+
+def test_spike_evidence_lists_the_top_terms_of_the_negative_mentions(
+    store: sa.Engine, clock: FixedClock, plan: CrisisPlan
+) -> None:
+    _setup(store, clock)
+    engine = AlertEngine(store, plan, clock, top_terms=2)
+    now = clock.now()
+    burst = [
+        mention("acme", now - timedelta(minutes=3, seconds=i), keywords=("变质", "退款") if i % 2 else ("变质", "客服"))
+        for i in range(30)
+    ]
+    burst.append(mention("acme", now - timedelta(minutes=2), "positive", keywords=("好喝", "好喝2", "好喝3")))
+    _store(store, *burst)
+    [change] = engine.evaluate("acme")
+    ev = change.alert.evidence
+    assert ev["kind"] == "negative_spike"
+    assert ev["top_terms"] == [{"term": "变质", "mentions": 30}, {"term": "客服", "mentions": 15}]
+    assert ev["crisis_terms"] == []

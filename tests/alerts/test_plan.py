@@ -133,3 +133,26 @@ def test_example_plan_loads_and_documents_every_key() -> None:
 def test_example_plan_rejects_unconfigured_channel() -> None:
     with pytest.raises(ConfigError, match=r"unknown notifier 'ops-webhook' \(known: console\)"):
         load_plan(ROOT / "config" / "crisis_plan.example.yaml", notifier_ids={"console"})
+
+
+def test_crisis_keyword_condition_is_validated() -> None:
+    import copy
+
+    raw = copy.deepcopy(PLAN)
+    raw["levels"][0]["when"] = {"crisis_keyword": {"min_mentions": 3}, "window": "30m"}  # alone is fine
+    raw["levels"][1]["when"]["crisis_keyword"] = {"min_followers": 100000}
+    plan = load_plan(raw, notifier_ids=NOTIFIERS)
+    assert plan.levels[0].when is not None and plan.levels[0].when.crisis_keyword is not None
+    assert plan.levels[0].when.crisis_keyword.min_mentions == 3
+
+    bad = copy.deepcopy(PLAN)
+    bad["levels"][0]["when"] = {"crisis_keyword": {}}
+    bad["levels"][1]["when"] = {"crisis_keyword": {"min_mentions": 3}, "min_negative": 5}
+    bad["levels"][2]["when"]["crisis_keyword"] = {"min_followers": 0, "min_reach": 1}
+    with pytest.raises(ConfigErrors) as info:
+        load_plan(bad, file="plan.yaml", notifier_ids=NOTIFIERS)
+    text = "\n".join(info.value.lines())
+    assert "levels[0].when.crisis_keyword: set min_followers and/or min_mentions" in text
+    assert "levels[1].when: min_negative qualifies a spike condition" in text
+    assert "levels[2].when.crisis_keyword.min_followers" in text
+    assert "unknown key 'min_reach'" in text

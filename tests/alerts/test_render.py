@@ -124,3 +124,21 @@ def test_template_errors_are_caught_at_startup(tmp_path: Path) -> None:
     bad.unlink()
     with pytest.raises(ConfigError, match=r"alert.en.txt: cannot read message template"):
         Renderer(tmp_path)
+
+
+def test_messages_show_top_terms_and_crisis_terms() -> None:
+    evidence = {
+        **EVIDENCE,
+        "top_terms": [{"term": "变质", "mentions": 12}, {"term": "退款", "mentions": 7}],
+        "crisis_terms": [{"term": "召回", "mentions": 3}],
+    }
+    alert = Alert(**{**ALERT.__dict__, "evidence": evidence})
+    zh = Renderer().render(alert, NotifyReason.FIRST, {**PAYLOAD, "evidence": evidence})
+    assert "负面提及高频词：变质 (12)、退款 (7)" in zh.body
+    assert "危机关键词：召回 (3)" in zh.body
+    en = Renderer().render(alert, NotifyReason.FIRST, {**PAYLOAD, "evidence": evidence, "lang": "en"})
+    assert "Top terms in the negative mentions: 变质 (12), 退款 (7)" in en.body
+    assert "Crisis terms seen: 召回 (3)" in en.body
+    # Evidence recorded before terms existed (or with none) still renders, saying so.
+    old = Renderer().render(ALERT, NotifyReason.FIRST, {**PAYLOAD, "lang": "en"})
+    assert "Top terms in the negative mentions: (none)" in old.body and "Crisis terms seen: (none)" in old.body

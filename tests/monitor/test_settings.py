@@ -88,3 +88,14 @@ def test_resolve_sqlite_url(tmp_path: Path) -> None:
     assert resolve_sqlite_url("sqlite:///a/b.db", tmp_path) == f"sqlite:///{tmp_path / 'a' / 'b.db'}"
     assert resolve_sqlite_url("sqlite:////abs/b.db", tmp_path) == "sqlite:////abs/b.db"
     assert resolve_sqlite_url("postgresql+psycopg://h/db", tmp_path) == "postgresql+psycopg://h/db"
+
+
+def test_crisis_keywords_path_resolves_against_the_config(tmp_path: Path) -> None:
+    (tmp_path / "dict").mkdir()
+    (tmp_path / "dict" / "crisis.txt").write_text("召回\nrecall\n", encoding="utf-8")
+    text = (DATA / "config.good.yaml").read_text(encoding="utf-8")
+    (tmp_path / "c.yaml").write_text("nlp: {crisis_keywords: dict/crisis.txt}\n" + text, encoding="utf-8")
+    cfg = load_config(tmp_path / "c.yaml")
+    assert cfg.nlp.crisis_keywords == "dict/crisis.txt"
+    assert cfg.resolve(cfg.nlp.crisis_keywords) == tmp_path / "dict" / "crisis.txt"
+    assert load_config(DATA / "config.good.yaml").nlp.crisis_keywords is None  # default: none

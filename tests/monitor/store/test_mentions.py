@@ -294,3 +294,66 @@ def test_concurrent_writers_insert_each_mention_once(engine: sa.Engine, make_men
     inserted = [x for r in results for x in r]
     assert sorted(inserted) == sorted(m.external_id for m in batch)  # each exactly once
     assert _count(engine, mentions) == 300
+
+
+# --- keywords and crisis terms (migration 0002) ------------------------------------------------
+
+from monitor.store.mentions import crisis_counts, term_counts  # noqa: E402
+
+
+def test_keywords_and_crisis_terms_round_trip(engine: sa.Engine, make_mention: MentionFactory) -> None:
+    with_terms = make_mention(
+        "t1", label="negative", keywords=("变质", "退款", "客服"), crisis_terms=("召回", "food poisoning")
+    )
+    without = make_mention("t2")
+    with engine.begin() as conn:
+        insert_mentions(conn, [with_terms, without])
+    with engine.connect() as conn:
+        rows = {r["external_id"]: r for r in query_mentions(conn, brand="acme")}
+        sampled = sample_mentions(conn, "acme", T0, T0 + timedelta(minutes=1), sentiment="negative")
+        stored = dict(conn.execute(sa.select(mentions.c.external_id, mentions.c.crisis_terms)).all())
+    assert rows["t1"]["keywords"] == ["变质", "退款", "客服"]
+    assert rows["t1"]["crisis_terms"] == ["召回", "food poisoning"]  # a term with a space survives
+    assert rows["t2"]["keywords"] == [] and rows["t2"]["crisis_terms"] == []
+    assert [s["crisis_terms"] for s in sampled] == [["召回", "food poisoning"]]
+    assert stored["t2"] is None  # no terms -> NULL, which is what crisis_counts selects on
+
+
+def test_crisis_counts_per_bucket_with_widest_reach(engine: sa.Engine, make_mention: MentionFactory) -> None:
+    batch = [
+        make_mention("c1", crisis_terms=("召回",), author_followers=1_200, published_at=T0 + timedelta(minutes=1)),
+        make_mention("c2", crisis_terms=("起诉",), author_followers=250_000, published_at=T0 + timedelta(minutes=9)),
+        make_mention("c3", crisis_terms=("召回",), published_at=T0 + timedelta(minutes=20)),  # followers unknown
+        make_mention("n1", published_at=T0 + timedelta(minutes=2), author_followers=9_000_000),  # no crisis term
+        make_mention("b1", brands=("beta",), crisis_terms=("召回",), published_at=T0 + timedelta(minutes=3)),
+        make_mention("late", crisis_terms=("召回",), published_at=T0 + timedelta(minutes=40)),
+    ]
+    with engine.begin() as conn:
+        insert_mentions(conn, batch)
+    base = int(T0.timestamp())
+    with engine.connect() as conn:
+        counts = crisis_counts(conn, "acme", T0, T0 + timedelta(minutes=30), 900)
+        with pytest.raises(ValueError, match="bucket_seconds"):
+            crisis_counts(conn, "acme", T0, T0, 0)
+    assert counts == {base: (2, 250_000), base + 900: (1, 0)}
+
+
+def test_term_counts_counts_mentions_per_term(engine: sa.Engine, make_mention: MentionFactory) -> None:
+    batch = [
+        make_mention("k1", label="negative", keywords=("变质", "退款", "变质")),
+        make_mention("k2", label="negative", keywords=("变质", "客服"), crisis_terms=("召回",)),
+        make_mention("k3", label="negative", keywords=("客服",)),
+        make_mention("k4", label="positive", keywords=("好喝", "变质"), crisis_terms=("召回", "起诉")),
+    ]
+    with engine.begin() as conn:
+        insert_mentions(conn, batch)
+    until = T0 + timedelta(minutes=1)
+    with engine.connect() as conn:
+        negative = term_counts(conn, "acme", T0, until, sentiment="negative")
+        crisis = term_counts(conn, "acme", T0, until, column="crisis_terms")
+        top1 = term_counts(conn, "acme", T0, until, limit=1)
+        with pytest.raises(ValueError, match="column"):
+            term_counts(conn, "acme", T0, until, column="text")
+    assert negative == [("变质", 2), ("客服", 2), ("退款", 1)]  # k1 counts 变质 once
+    assert crisis == [("召回", 2), ("起诉", 1)]
+    assert top1 == [("变质", 3)]

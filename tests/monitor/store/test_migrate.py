@@ -54,9 +54,9 @@ def test_upgrade_is_idempotent_and_reports_revisions(db_url: str) -> None:
     try:
         assert current_revision(engine) is None
         upgrade(engine)
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision() == "0002"
         upgrade(engine)  # second run: nothing to do, nothing fails
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
     finally:
         engine.dispose()
 
@@ -78,7 +78,7 @@ def test_replicas_starting_together_migrate_once(db_url: str) -> None:
         t.join()
     try:
         assert errors == []
-        assert current_revision(engines[0]) == "0001"
+        assert current_revision(engines[0]) == "0002"
     finally:
         for e in engines:
             e.dispose()
@@ -106,3 +106,28 @@ def test_production_code_never_calls_create_all() -> None:
         if "create_all(" in p.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+def test_0002_adds_mention_terms_and_keeps_existing_rows(db_url: str) -> None:
+    engine = make_engine(db_url)
+    try:
+        upgrade(engine, "0001")
+        with engine.begin() as conn:  # a row written by a BrandPulse that predates 0002
+            conn.execute(
+                sa.text(
+                    "INSERT INTO mentions (source_id, external_id, text, published_at, fetched_at, brands,"
+                    " content_hash, simhash, sentiment_label, sentiment_score, model_version)"
+                    " VALUES ('s', 'old-1', 'x', '2026-03-02 09:00:00', '2026-03-02 09:00:00', 'acme',"
+                    " 'h', 1, 'negative', 0.1, 'm')"
+                )
+            )
+        assert "keywords" not in {c["name"] for c in sa.inspect(engine).get_columns("mentions")}
+        upgrade(engine)
+        assert current_revision(engine) == "0002"
+        columns = {c["name"]: c for c in sa.inspect(engine).get_columns("mentions")}
+        assert columns["keywords"]["nullable"] and columns["crisis_terms"]["nullable"]
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT external_id, keywords, crisis_terms FROM mentions")).one()
+        assert tuple(row) == ("old-1", None, None)
+    finally:
+        engine.dispose()

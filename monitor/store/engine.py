@@ -14,6 +14,8 @@ that names what is accepted.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -109,10 +111,10 @@ def _sqlite_engine(url: URL, *, echo: bool) -> sa.Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         try:
-            # WAL: readers (API, metrics) never block the ingest writer, and vice versa.
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
             cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+            # WAL: readers (API, metrics) never block the ingest writer, and vice versa.
+            _enable_wal(cur, busy_ms)
+            cur.execute("PRAGMA foreign_keys=ON")
             # NORMAL is durable across application crashes in WAL mode; only an OS crash or
             # power loss may lose the last commits, and the source cursors roll back with them.
             cur.execute("PRAGMA synchronous=NORMAL")
@@ -130,6 +132,28 @@ def _sqlite_engine(url: URL, *, echo: bool) -> sa.Engine:
 
     log.debug("store engine created url=%s", _safe(url))
     return engine
+
+
+def _enable_wal(cur: Any, busy_ms: int) -> None:
+    """Switch the database file to WAL unless it already is.
+
+    Switching needs a moment of exclusive access, and SQLite answers "database is locked" at
+    once instead of waiting for busy_timeout when several processes open a new file together
+    (replicas starting at the same time), so retry for up to the busy timeout.
+    """
+    deadline = time.monotonic() + busy_ms / 1000.0
+    delay = 0.01
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 @contextmanager

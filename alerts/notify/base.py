@@ -21,6 +21,7 @@ that cannot link, ping or format anything.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
@@ -202,6 +203,31 @@ def env_secret(
             key_path=f"{key_path}.{option}" if key_path else option,
         )
     return value
+
+
+def secrets_from_env(
+    environ: Mapping[str, str] | None,
+    options: BaseModel,
+    purposes: Mapping[str, str],
+    *,
+    file: str | None = None,
+    key_path: str | None = None,
+) -> dict[str, str | None]:
+    """Read every ``*_env`` option named in ``purposes`` (option -> what its value is).
+
+    An option left unset in the config gives None; a set option whose variable is missing or
+    empty raises the ConfigError of :func:`env_secret`. ``environ`` None means os.environ.
+    """
+    env = os.environ if environ is None else environ
+    found: dict[str, str | None] = {}
+    for option, purpose in purposes.items():
+        variable = getattr(options, option)
+        found[option] = (
+            env_secret(env, variable, option=option, purpose=purpose, file=file, key_path=key_path)
+            if variable
+            else None
+        )
+    return found
 
 
 class HttpNotifier:

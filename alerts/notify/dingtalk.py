@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -38,8 +37,8 @@ from alerts.notify.base import (
     NotifierOptions,
     Timeout,
     check_errcode,
-    env_secret,
     neutralize,
+    secrets_from_env,
     truncate,
 )
 from monitor.models import Notification
@@ -84,16 +83,14 @@ class DingtalkNotifier(HttpNotifier):
         key_path: str | None = None,
     ) -> None:
         self.options = options
-        env = os.environ if environ is None else environ
-        where = {"file": file, "key_path": key_path}
-        self._token = env_secret(
-            env, options.token_env, option="token_env", purpose="the DingTalk robot's access_token", **where
+        found = secrets_from_env(
+            environ, options,
+            {"token_env": "the DingTalk robot's access_token", "secret_env": "the DingTalk robot's secret"},
+            file=file, key_path=key_path,
         )
-        self._secret = (
-            env_secret(env, options.secret_env, option="secret_env", purpose="the DingTalk robot's secret", **where)
-            if options.secret_env
-            else None
-        )
+        token, self._secret = found["token_env"], found["secret_env"]
+        assert token is not None  # token_env is required by DingtalkOptions
+        self._token = token
         super().__init__(notifier_id, timeout=options.timeout, secrets=[self._token, self._secret])
 
     def message(self, n: Notification) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -39,8 +38,8 @@ from alerts.notify.base import (
     NotifierOptions,
     Timeout,
     check_errcode,
-    env_secret,
     neutralize,
+    secrets_from_env,
     truncate,
 )
 from monitor.models import Notification
@@ -83,16 +82,14 @@ class FeishuNotifier(HttpNotifier):
         key_path: str | None = None,
     ) -> None:
         self.options = options
-        env = os.environ if environ is None else environ
-        where = {"file": file, "key_path": key_path}
-        self._token = env_secret(
-            env, options.token_env, option="token_env", purpose="the Feishu bot's hook token", **where
+        found = secrets_from_env(
+            environ, options,
+            {"token_env": "the Feishu bot's hook token", "secret_env": "the Feishu bot's secret"},
+            file=file, key_path=key_path,
         )
-        self._secret = (
-            env_secret(env, options.secret_env, option="secret_env", purpose="the Feishu bot's secret", **where)
-            if options.secret_env
-            else None
-        )
+        token, self._secret = found["token_env"], found["secret_env"]
+        assert token is not None  # token_env is required by FeishuOptions
+        self._token = token
         self._url = options.url.rstrip("/") + "/" + self._token
         super().__init__(notifier_id, timeout=options.timeout, secrets=[self._token, self._secret])
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -43,7 +42,7 @@ from alerts.notify.base import (
     HttpUrl,
     NotifierOptions,
     Timeout,
-    env_secret,
+    secrets_from_env,
 )
 from monitor.models import Notification
 
@@ -96,18 +95,12 @@ class WebhookNotifier(HttpNotifier):
         key_path: str | None = None,
     ) -> None:
         self.options = options
-        env = os.environ if environ is None else environ
-        where = {"file": file, "key_path": key_path}
-        self._token = (
-            env_secret(env, options.token_env, option="token_env", purpose="the webhook's bearer token", **where)
-            if options.token_env
-            else None
+        found = secrets_from_env(
+            environ, options,
+            {"token_env": "the webhook's bearer token", "secret_env": "the webhook's signing secret"},
+            file=file, key_path=key_path,
         )
-        self._secret = (
-            env_secret(env, options.secret_env, option="secret_env", purpose="the webhook's signing secret", **where)
-            if options.secret_env
-            else None
-        )
+        self._token, self._secret = found["token_env"], found["secret_env"]
         headers = dict(options.headers)
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"

@@ -24,7 +24,6 @@ Alertmanager answers 200; other statuses follow the shared rule.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -40,7 +39,6 @@ from alerts.notify.base import (
     HttpUrl,
     NotifierOptions,
     Timeout,
-    env_secret,
 )
 from monitor.models import Notification, NotifyReason
 
@@ -102,28 +100,16 @@ class AlertmanagerNotifier(HttpNotifier):
 
     kind: ClassVar[str] = "alertmanager"
     Options = AlertmanagerOptions
+    options: AlertmanagerOptions
 
-    def __init__(
-        self,
-        notifier_id: str,
-        options: AlertmanagerOptions,
-        *,
-        environ: Mapping[str, str] | None = None,
-        file: str | None = None,
-        key_path: str | None = None,
-    ) -> None:
-        self.options = options
-        env = os.environ if environ is None else environ
-        token = (
-            env_secret(
-                env, options.token_env, option="token_env", purpose="a bearer token", file=file, key_path=key_path
-            )
-            if options.token_env
-            else None
-        )
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        super().__init__(notifier_id, timeout=options.timeout, headers=headers, secrets=[token])
+    SECRETS: ClassVar[Mapping[str, str]] = {"token_env": "a bearer token"}
+
+    def configure(self, *, file: str | None, key_path: str | None) -> None:
         self._levels: OrderedDict[int, set[str]] = OrderedDict()  # alert id -> levels sent
+
+    def headers(self) -> dict[str, str]:
+        token = self.secret("token_env")
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     def _alert(self, n: Notification, level: str, starts: datetime, ends: datetime) -> dict[str, Any]:
         labels = {

@@ -240,26 +240,53 @@ class HttpNotifier:
             response = self.post(self.url, json={"text": notification.body})
             check_errcode(self.id, response, retryable={45009: "rate_limited"}, secrets=self.secrets)
 
-    ``secrets`` (tokens, keys, secret URLs) are scrubbed from every error text.
+    A channel declares its ``*_env`` options in ``SECRETS`` (option -> what the variable
+    holds, for the error message); they are read once here, ``self.secret(option)`` returns
+    them, and every one of them (tokens, keys, secret URLs) is scrubbed from every error text.
+    ``configure()`` derives what the channel needs from its options and secrets, ``headers()``
+    adds request headers (e.g. a bearer token).
     """
 
     kind: ClassVar[str]
+    SECRETS: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
         notifier_id: str,
+        options: Any,
         *,
-        timeout: float,
-        headers: Mapping[str, str] | None = None,
-        secrets: Iterable[str | None] = (),
+        environ: Mapping[str, str] | None = None,
+        file: str | None = None,
+        key_path: str | None = None,
     ) -> None:
         self.id = notifier_id
-        self.secrets: list[str] = [s for s in secrets if s]
+        self.options = options
+        self._env_values = secrets_from_env(environ, options, self.SECRETS, file=file, key_path=key_path)
+        self.secrets: list[str] = [s for s in self._env_values.values() if s]
+        self.configure(file=file, key_path=key_path)
         self._client = httpx.Client(
-            timeout=timeout,
-            headers={"User-Agent": "BrandPulse-notifier", **(headers or {})},
+            timeout=options.timeout,
+            headers={"User-Agent": "BrandPulse-notifier", **self.headers()},
             follow_redirects=False,  # a redirect would resend the payload (and secrets) elsewhere
         )
+
+    def secret(self, option: str) -> str | None:
+        """The value of the variable the ``option`` (one of SECRETS) names; None when unset."""
+        return self._env_values[option]
+
+    def required_secret(self, option: str) -> str:
+        """Like :meth:`secret` for an option the Options model requires."""
+        value = self._env_values[option]
+        if value is None:
+            raise ValueError(f"{type(self).__name__}: {option} is required by its Options model")
+        return value
+
+    def configure(self, *, file: str | None, key_path: str | None) -> None:
+        """Derive channel state from options and secrets; raise ConfigError for bad values."""
+
+    def headers(self) -> dict[str, str]:
+        """Headers sent with every request of this channel."""
+        return {}
 
     def post(
         self,

@@ -38,7 +38,6 @@ from alerts.notify.base import (
     Timeout,
     check_errcode,
     neutralize,
-    secrets_from_env,
     truncate,
 )
 from monitor.models import Notification
@@ -72,26 +71,15 @@ class DingtalkNotifier(HttpNotifier):
 
     kind: ClassVar[str] = "dingtalk"
     Options = DingtalkOptions
+    options: DingtalkOptions
 
-    def __init__(
-        self,
-        notifier_id: str,
-        options: DingtalkOptions,
-        *,
-        environ: Mapping[str, str] | None = None,
-        file: str | None = None,
-        key_path: str | None = None,
-    ) -> None:
-        self.options = options
-        found = secrets_from_env(
-            environ, options,
-            {"token_env": "the DingTalk robot's access_token", "secret_env": "the DingTalk robot's secret"},
-            file=file, key_path=key_path,
-        )
-        token, self._secret = found["token_env"], found["secret_env"]
-        assert token is not None  # token_env is required by DingtalkOptions
-        self._token = token
-        super().__init__(notifier_id, timeout=options.timeout, secrets=[self._token, self._secret])
+    SECRETS: ClassVar[Mapping[str, str]] = {
+        "token_env": "the DingTalk robot's access_token",
+        "secret_env": "the DingTalk robot's secret",
+    }
+
+    def configure(self, *, file: str | None, key_path: str | None) -> None:
+        self._token, self._secret = self.required_secret("token_env"), self.secret("secret_env")
 
     def message(self, n: Notification) -> dict[str, Any]:
         mobiles = self.options.at_mobiles.get(n.contact, [])

@@ -39,7 +39,6 @@ from alerts.notify.base import (
     Timeout,
     check_errcode,
     neutralize,
-    secrets_from_env,
     truncate,
 )
 from monitor.models import Notification
@@ -71,27 +70,16 @@ class FeishuNotifier(HttpNotifier):
 
     kind: ClassVar[str] = "feishu"
     Options = FeishuOptions
+    options: FeishuOptions
 
-    def __init__(
-        self,
-        notifier_id: str,
-        options: FeishuOptions,
-        *,
-        environ: Mapping[str, str] | None = None,
-        file: str | None = None,
-        key_path: str | None = None,
-    ) -> None:
-        self.options = options
-        found = secrets_from_env(
-            environ, options,
-            {"token_env": "the Feishu bot's hook token", "secret_env": "the Feishu bot's secret"},
-            file=file, key_path=key_path,
-        )
-        token, self._secret = found["token_env"], found["secret_env"]
-        assert token is not None  # token_env is required by FeishuOptions
-        self._token = token
-        self._url = options.url.rstrip("/") + "/" + self._token
-        super().__init__(notifier_id, timeout=options.timeout, secrets=[self._token, self._secret])
+    SECRETS: ClassVar[Mapping[str, str]] = {
+        "token_env": "the Feishu bot's hook token",
+        "secret_env": "the Feishu bot's secret",
+    }
+
+    def configure(self, *, file: str | None, key_path: str | None) -> None:
+        self._token, self._secret = self.required_secret("token_env"), self.secret("secret_env")
+        self._url = self.options.url.rstrip("/") + "/" + self._token
 
     def message(self, n: Notification) -> dict[str, Any]:
         body = truncate(neutralize(n.body.rstrip("\n"), "plain"), BODY_LIMIT, encoding="utf-8")

@@ -17,7 +17,6 @@ previews are off so a quoted URL is not unfurled into the channel.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -31,7 +30,6 @@ from alerts.notify.base import (
     HttpNotifier,
     NotifierOptions,
     Timeout,
-    env_secret,
     neutralize,
     truncate,
 )
@@ -55,26 +53,12 @@ class SlackNotifier(HttpNotifier):
 
     kind: ClassVar[str] = "slack"
     Options = SlackOptions
+    options: SlackOptions
 
-    def __init__(
-        self,
-        notifier_id: str,
-        options: SlackOptions,
-        *,
-        environ: Mapping[str, str] | None = None,
-        file: str | None = None,
-        key_path: str | None = None,
-    ) -> None:
-        self.options = options
-        env = os.environ if environ is None else environ
-        self._url = env_secret(
-            env,
-            options.url_env,
-            option="url_env",
-            purpose="the Slack incoming-webhook URL",
-            file=file,
-            key_path=key_path,
-        )
+    SECRETS: ClassVar[Mapping[str, str]] = {"url_env": "the Slack incoming-webhook URL"}
+
+    def configure(self, *, file: str | None, key_path: str | None) -> None:
+        self._url = self.required_secret("url_env")
         try:
             url = httpx.URL(self._url)
             valid = url.scheme in ("http", "https") and bool(url.host)
@@ -82,11 +66,10 @@ class SlackNotifier(HttpNotifier):
             valid = False
         if not valid:  # say what is wrong, never what the variable holds
             raise ConfigError(
-                f"environment variable {options.url_env!r} does not hold an http(s) URL",
+                f"environment variable {self.options.url_env!r} does not hold an http(s) URL",
                 file=file,
                 key_path=f"{key_path}.url_env" if key_path else "url_env",
             )
-        super().__init__(notifier_id, timeout=options.timeout, secrets=[self._url])
 
     def message(self, n: Notification) -> dict[str, Any]:
         text = f"*{neutralize(n.subject, 'slack')}*\n{neutralize(n.body.rstrip(), 'slack')}"

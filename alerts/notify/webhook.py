@@ -42,7 +42,6 @@ from alerts.notify.base import (
     HttpUrl,
     NotifierOptions,
     Timeout,
-    secrets_from_env,
 )
 from monitor.models import Notification
 
@@ -84,27 +83,21 @@ class WebhookNotifier(HttpNotifier):
 
     kind: ClassVar[str] = "webhook"
     Options = WebhookOptions
+    options: WebhookOptions
 
-    def __init__(
-        self,
-        notifier_id: str,
-        options: WebhookOptions,
-        *,
-        environ: Mapping[str, str] | None = None,
-        file: str | None = None,
-        key_path: str | None = None,
-    ) -> None:
-        self.options = options
-        found = secrets_from_env(
-            environ, options,
-            {"token_env": "the webhook's bearer token", "secret_env": "the webhook's signing secret"},
-            file=file, key_path=key_path,
-        )
-        self._token, self._secret = found["token_env"], found["secret_env"]
-        headers = dict(options.headers)
+    SECRETS: ClassVar[Mapping[str, str]] = {
+        "token_env": "the webhook's bearer token",
+        "secret_env": "the webhook's signing secret",
+    }
+
+    def configure(self, *, file: str | None, key_path: str | None) -> None:
+        self._token, self._secret = self.secret("token_env"), self.secret("secret_env")
+
+    def headers(self) -> dict[str, str]:
+        headers = dict(self.options.headers)
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        super().__init__(notifier_id, timeout=options.timeout, headers=headers, secrets=[self._token, self._secret])
+        return headers
 
     def payload(self, n: Notification) -> dict[str, Any]:
         return {

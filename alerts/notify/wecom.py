@@ -21,7 +21,6 @@ Quoted mention texts are neutralised (see ``base.neutralize``): a post saying ``
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -36,7 +35,6 @@ from alerts.notify.base import (
     NotifierOptions,
     Timeout,
     check_errcode,
-    env_secret,
     neutralize,
     truncate,
 )
@@ -79,27 +77,12 @@ class WecomNotifier(HttpNotifier):
 
     kind: ClassVar[str] = "wecom"
     Options = WecomOptions
+    options: WecomOptions
 
-    def __init__(
-        self,
-        notifier_id: str,
-        options: WecomOptions,
-        *,
-        environ: Mapping[str, str] | None = None,
-        file: str | None = None,
-        key_path: str | None = None,
-    ) -> None:
-        self.options = options
-        env = os.environ if environ is None else environ
-        self._key = env_secret(
-            env,
-            options.key_env,
-            option="key_env",
-            purpose="the WeCom robot's webhook key",
-            file=file,
-            key_path=key_path,
-        )
-        super().__init__(notifier_id, timeout=options.timeout, secrets=[self._key])
+    SECRETS: ClassVar[Mapping[str, str]] = {"key_env": "the WeCom robot's webhook key"}
+
+    def configure(self, *, file: str | None, key_path: str | None) -> None:
+        self._key = self.required_secret("key_env")
 
     def message(self, n: Notification) -> dict[str, Any]:
         users = self.options.mentioned_list.get(n.contact, [])

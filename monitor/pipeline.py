@@ -107,11 +107,20 @@ class Pipeline:
     def _count(self, sid: str, stored: list, outcome: PollOutcome) -> None:
         m = self.metrics
         m.polls.labels(source=sid, result="ok").inc()
+        # one label lookup per (brand, sentiment) and per brand, not per mention: this runs on
+        # every ingested batch
+        ingested: Counter[tuple[str, str]] = Counter()
+        scores: dict[str, list[float]] = {}
         for mention in stored:
-            label = mention.sentiment.label.value
             for brand in mention.brands:
-                m.mentions_ingested.labels(brand=brand, source=sid, sentiment=label).inc()
-                m.sentiment_score.labels(brand=brand).observe(mention.sentiment.score)
+                ingested[brand, mention.sentiment.label.value] += 1
+                scores.setdefault(brand, []).append(mention.sentiment.score)
+        for (brand, label), n in ingested.items():
+            m.mentions_ingested.labels(brand=brand, source=sid, sentiment=label).inc(n)
+        for brand, values in scores.items():
+            histogram = m.sentiment_score.labels(brand=brand)
+            for value in values:
+                histogram.observe(value)
         for reason, n in outcome.dropped.items():
             m.items_dropped.labels(source=sid, reason=reason).inc(n)
         if outcome.parse_errors:

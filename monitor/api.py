@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import Enum
 from socketserver import ThreadingMixIn
@@ -72,20 +72,36 @@ def _json(status: int, body: Any) -> tuple[int, str, bytes]:
         body, ensure_ascii=False, default=_json_default).encode()
 
 
+Response = tuple[int, str, bytes]  # status, content type, body
+
+
+@dataclass(frozen=True)
+class Route:
+    """One endpoint. ``role`` is who may call it: "public" (anyone: metrics, health, signed ack
+    links), "read" (analysts), "respond" (ack/resolve/relabel), "admin" (reload, operations)."""
+
+    method: str
+    pattern: re.Pattern[str]
+    handler: Callable[..., Response]
+    role: str = "read"
+    summary: str = ""  # one line, for the OpenAPI description
+
+
 class Api:
     """The WSGI application. ``Api(daemon)(environ, start_response)``."""
 
     def __init__(self, daemon: Daemon) -> None:
         self.daemon = daemon
-        self.routes: list[tuple[str, re.Pattern[str], Callable[..., tuple[int, str, bytes]]]] = [
-            ("GET", re.compile(r"^/metrics$"), self.metrics),
-            ("GET", re.compile(r"^/healthz$"), self.healthz),
-            ("GET", re.compile(r"^/readyz$"), self.readyz),
-            ("GET", re.compile(r"^/api/v1/alerts$"), self.list_alerts),
-            ("GET", re.compile(r"^/api/v1/alerts/(\d+)$"), self.get_alert),
-            ("POST", re.compile(r"^/api/v1/alerts/(\d+)/(ack|resolve)$"), self.act),
-            ("GET", re.compile(r"^/ack/(\d+)$"), self.ack_page),
-            ("POST", re.compile(r"^/ack/(\d+)$"), self.ack_submit),
+        self.routes: list[Route] = [
+            Route("GET", re.compile(r"^/metrics$"), self.metrics, "public", "Prometheus metrics"),
+            Route("GET", re.compile(r"^/healthz$"), self.healthz, "public", "liveness"),
+            Route("GET", re.compile(r"^/readyz$"), self.readyz, "public", "readiness"),
+            Route("GET", re.compile(r"^/api/v1/alerts$"), self.list_alerts, "read", "list alerts"),
+            Route("GET", re.compile(r"^/api/v1/alerts/(\d+)$"), self.get_alert, "read", "one alert and its timeline"),
+            Route("POST", re.compile(r"^/api/v1/alerts/(\d+)/(ack|resolve)$"), self.act, "respond",
+                  "acknowledge or resolve an alert"),
+            Route("GET", re.compile(r"^/ack/(\d+)$"), self.ack_page, "public", "signed ack link: confirmation page"),
+            Route("POST", re.compile(r"^/ack/(\d+)$"), self.ack_submit, "public", "signed ack link: acknowledge"),
         ]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -108,12 +124,12 @@ class Api:
 
     def dispatch(self, method: str, path: str, environ: dict[str, Any]) -> tuple[int, str, bytes]:
         allowed = False
-        for route_method, pattern, handler in self.routes:
-            m = pattern.match(path)
+        for route in self.routes:
+            m = route.pattern.match(path)
             if m:
                 allowed = True
-                if method in (route_method, "HEAD" if route_method == "GET" else route_method):
-                    return handler(environ, *m.groups())
+                if method in (route.method, "HEAD" if route.method == "GET" else route.method):
+                    return route.handler(environ, *m.groups())
         if allowed:
             raise HttpError(405, f"method {method} not allowed on {path}")
         raise HttpError(404, f"no such endpoint: {path}")

@@ -14,7 +14,8 @@ the format ``../shared/tools/spike_score.py`` scores.
     backtest_counts_file("Twitter_volume_AAPL.csv", "out/")   # -> out/alerts_AAPL.csv
 
 Counts carry no sentiment, so the default plan (:data:`BACKTEST_PLAN`) pages on volume
-spikes; pass your own plan (or plan mapping) to replay it instead.
+spikes; pass your own plan (or plan mapping) to replay it instead. Replaying a brand's stored
+history with escalations (``backtest --brand``) is :mod:`alerts.replay`.
 """
 
 from __future__ import annotations
@@ -24,18 +25,15 @@ import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-from alerts.baseline import VOLUME, bucket_floor, history_needed
-from alerts.detect import DetectMemo, Signal, detect
+from alerts.baseline import VOLUME
+from alerts.detect import DetectMemo, detect
 from alerts.plan import CrisisPlan, load_plan
+from alerts.replay import TimelineEvent, format_timeline, replay_history
 from monitor.errors import ParseError
-from monitor.store import mentions as store_mentions
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +51,7 @@ BACKTEST_PLAN: dict[str, Any] = {
                 "volume_spike": 2.0,  # at least double the usual volume ...
                 "min_volume": 10,  # ... and at least 10 mentions: no paging on 0 -> 3
                 "surprise": 15.0,  # far outside the usual ups and downs for this time of day
-                "tail_factor": 3.0,  # and 3x this brand's own 99.9th-percentile surprise
+                "tail_factor": 3.0,  # and 3x this brand's own 99.9th-percentile surprise (after a day of them)
                 # ... or the last 2 h sit 2x above this brand's own 99th-percentile 2-hour score
                 # (alerts.sustained): hours of moderately raised volume, still >= 2x and >= 10
                 "sustained": 2.0,
@@ -226,56 +224,7 @@ def backtest_counts_file(
     return out
 
 
-# --- stored history -----------------------------------------------------------------------
+# --- stored history: alerts.replay (re-exported for callers of this module) ----------------
 
-
-@dataclass(frozen=True)
-class Page:
-    """A page the plan would have sent: an incident opening, or rising to a worse level."""
-
-    at: datetime  # when the detector would have decided it (a bucket's end)
-    action: str  # "opened" or "raised"
-    signal: Signal
-    resolved_at: datetime | None = None  # when the incident would have resolved (resolve_after quiet)
-
-
-def replay_history(
-    conn: sa.Connection, brand: str, since: datetime, until: datetime, plan: CrisisPlan
-) -> list[Page]:
-    """What ``plan`` would have paged for ``brand`` between ``since`` and ``until``, from the
-    stored mentions: the engine's detector decided at each bucket's end, from the counts up to
-    that moment only (no look-ahead), with the engine's incident rule (one incident until
-    ``resolve_after`` without a signal; a worse level within it pages again). Escalations for
-    missed acknowledgements depend on people and are not replayed."""
-    bucket = plan.bucket
-    window = max(plan.window_seconds(lvl) for lvl in plan.levels)
-    start = bucket_floor(since.timestamp(), bucket)
-    first = bucket_floor(start - history_needed(bucket, plan.baseline_days, window), bucket)
-    stored = store_mentions.bucket_counts(conn, brand, datetime.fromtimestamp(first, UTC), until, bucket)
-    counts: dict[int, dict[str, int]] = {}
-    memo = DetectMemo()
-    pages: list[Page] = []
-    level: str | None = None  # the open incident's level
-    last_signal = opened = 0
-    for b in range(first, bucket_floor(until.timestamp(), bucket), bucket):
-        if b in stored:
-            counts[b] = stored[b]
-        now = b + bucket  # the bucket just ended; nothing after it is known yet
-        if now <= start:
-            continue
-        signals = detect(brand, counts, datetime.fromtimestamp(now, UTC), plan, memo=memo)
-        if signals:
-            s = signals[0]
-            if level is None:
-                opened = len(pages)  # index of the incident's first page
-            if level is None or plan.level_index(s.level) > plan.level_index(level):
-                pages.append(Page(s.window_end, "opened" if level is None else "raised", s))
-                level = s.level
-            last_signal = now
-        elif level is not None and now - last_signal >= plan.resolve_after:
-            resolved = datetime.fromtimestamp(now, UTC)
-            pages[opened:] = [replace(p, resolved_at=resolved) for p in pages[opened:]]
-            level = None
-    log.info("history backtest done brand=%s since=%s until=%s pages=%s", brand, since.isoformat(),
-             until.isoformat(), len(pages))
-    return pages
+__all__ = ["BACKTEST_PLAN", "TimelineEvent", "backtest_counts_file", "backtest_series", "format_timeline",
+           "infer_bucket", "read_counts", "replay_history", "series_name"]

@@ -7,7 +7,9 @@ One ``evaluate(brand)`` call, run every ``EVALUATE_INTERVAL_SECONDS`` by the sch
 3. opens an alert for a new incident, raises its level on a worse signal, or notes that the
    incident goes on; resolves it after ``resolve_after`` without signals;
 4. escalates an alert nobody acknowledged by its deadline to the next level, and at the top
-   level reminds its contacts every ``repeat_every``.
+   level reminds its contacts every ``repeat_every``;
+5. reminds the level's contacts every ``repeat_every`` after an acknowledgement while the
+   incident's signals still fire (acknowledged is not over).
 
 Everything one call decides (alert row, event rows, outbox rows) is written in ONE
 transaction, so a crash leaves either all of it or none. There is one open alert per brand
@@ -40,7 +42,9 @@ import sqlalchemy as sa
 
 from alerts import escalation, outbox
 from alerts.baseline import bucket_floor, history_needed
-from alerts.detect import CRISIS_KEYWORD, SUSTAINED, VOLUME_SPIKE, CrisisCounts, Signal, detect
+from alerts.detect import CrisisCounts, Signal, detect
+from alerts.evidence import evidence as build_evidence
+from alerts.evidence import summary
 from alerts.mute import Muter, PlanMuter, Target, open_levels
 from alerts.plan import CrisisPlan, Level, format_duration
 from alerts.records import get_alert, list_alerts, open_alert
@@ -56,9 +60,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SAMPLE_TEXT_CHARS = 280  # characters of a sample mention kept in the alert's evidence
-
-
 @dataclass(frozen=True)
 class AlertChange:
     """What one evaluate() did to one alert."""
@@ -67,6 +68,13 @@ class AlertChange:
     alert: Alert  # the alert after the change
     reason: str
     notifications: int  # outbox rows added
+
+
+def repeat_slot(acknowledged_at: datetime, now: datetime, every: int) -> int | None:
+    """Start (epoch seconds) of the repeat slot ``now`` falls in, counting ``every`` seconds from
+    the acknowledgement; None before the first one (the acknowledgement itself is not repeated)."""
+    k = int((now - acknowledged_at).total_seconds() // every)
+    return int((acknowledged_at + timedelta(seconds=k * every)).timestamp()) if k >= 1 else None
 
 
 class AlertEngine:
@@ -146,6 +154,8 @@ class AlertEngine:
             )
             return changes
         changes.extend(self._check_deadline(conn, current, now))
+        if signal is not None:
+            changes.extend(self._repeat_while_firing(conn, current, now))
         return changes
 
     def _evaluate_drills(self, conn: sa.Connection, brand: str, now: datetime) -> list[AlertChange]:
@@ -235,60 +245,11 @@ class AlertEngine:
         return store_mentions.crisis_counts(conn, brand, since, now, self.plan.bucket)
 
     def _evidence(self, conn: sa.Connection, signal: Signal) -> dict[str, Any]:
-        rows = store_mentions.sample_mentions(
-            conn,
-            signal.brand,
-            signal.window_start,
-            signal.window_end,
-            sentiment="negative",
-            limit=self.sample_limit,
-        )
-        samples = []
-        for r in rows:
-            text = " ".join(str(r.get("text") or "").split())
-            published = r.get("published_at")
-            samples.append(
-                {
-                    "url": r.get("url"),
-                    "author": r.get("author"),
-                    "platform": r.get("platform"),
-                    "text": text[:SAMPLE_TEXT_CHARS] + ("…" if len(text) > SAMPLE_TEXT_CHARS else ""),
-                    "published_at": published.isoformat() if isinstance(published, datetime) else published,
-                    "engagement": r.get("engagement"),
-                }
-            )
-        # What the negative mentions are about (their stored keywords), and which crisis terms
-        # the window's mentions carry: the first two questions a brand manager asks.
-        top = store_mentions.term_counts(
-            conn, signal.brand, signal.window_start, signal.window_end, sentiment="negative", limit=self.top_terms
-        )
-        crisis = store_mentions.term_counts(
-            conn, signal.brand, signal.window_start, signal.window_end, column="crisis_terms", limit=self.top_terms
-        )
-        return {
-            **signal.evidence(),
-            "top_terms": [{"term": t, "mentions": n} for t, n in top],
-            "crisis_terms": [{"term": t, "mentions": n} for t, n in crisis],
-            "samples": samples,
-        }
+        return build_evidence(conn, signal, sample_limit=self.sample_limit, top_terms=self.top_terms)
 
     @staticmethod
     def _summary(signal: Signal) -> str:
-        # observed/baseline count what spiked: negative mentions, or all of them for a volume spike
-        what = "mentions" if signal.kind == VOLUME_SPIKE else "negative mentions"
-        if signal.kind == CRISIS_KEYWORD:
-            return (
-                f"{signal.brand}: {signal.crisis_mentions} mentions with crisis terms "
-                f"(widest reach {signal.crisis_reach:,} followers), {signal.observed} negative mentions "
-                f"vs baseline {signal.baseline:.1f}, negative share {signal.negative_share:.0%}"
-            )
-        window = ""
-        if signal.path == SUSTAINED:  # counted over the sustained window, not the level's
-            window = f" over the last {format_duration(defaults.SUSTAINED_WINDOW_SECONDS)}"
-        return (
-            f"{signal.brand}: {signal.observed} {what}{window} vs baseline {signal.baseline:.1f} "
-            f"({signal.ratio:.1f}x), negative share {signal.negative_share:.0%}"
-        )
+        return summary(signal)
 
     def _open(self, conn: sa.Connection, brand: str, signal: Signal, now: datetime) -> AlertChange:
         level = self.plan.level(signal.level)
@@ -369,6 +330,24 @@ class AlertEngine:
             return []
         reason = f"still not acknowledged at the top level (reminder {seq + 1})"
         log.info("alert reminder alert=%s brand=%s level=%s seq=%s", alert.id, alert.brand, alert.level, seq)
+        return [AlertChange("repeated", alert, reason, sent)]
+
+    def _repeat_while_firing(self, conn: sa.Connection, alert: Alert, now: datetime) -> list[AlertChange]:
+        """Someone owns the incident, but its signals still fire: remind the level's contacts
+        every ``repeat_every`` after the acknowledgement, once per repeat slot (the slot's start
+        is the outbox sequence number, so deciding twice enqueues nothing twice, and it never
+        meets the small reminder numbers of an unacknowledged top level)."""
+        if alert.state is not AlertState.ACKNOWLEDGED or alert.acknowledged_at is None:
+            return []
+        slot = repeat_slot(alert.acknowledged_at, now, self.plan.repeat_every)
+        if slot is None or self.plan.level_index(alert.level) < 0:
+            return []
+        sent = self._notify(conn, alert, self.plan.level(alert.level), NotifyReason.REPEAT, now, seq=slot)
+        if not sent:
+            return []
+        since = format_duration(int((now - alert.acknowledged_at).total_seconds()))
+        reason = f"acknowledged by {alert.acknowledged_by} {since} ago, signals still firing"
+        log.info("alert repeat alert=%s brand=%s level=%s slot=%s", alert.id, alert.brand, alert.level, slot)
         return [AlertChange("repeated", alert, reason, sent)]
 
     def _resolve(self, conn: sa.Connection, alert: Alert, by: str, now: datetime, reason: str) -> AlertChange:

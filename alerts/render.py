@@ -60,6 +60,8 @@ HEADLINES = {
         NotifyReason.RESOLVED: "resolved",
     },
 }
+# A repeat to an acknowledged alert is not a missed acknowledgement: its signals still fire.
+STILL_FIRING = {"zh": "已确认，信号仍在", "en": "acknowledged, still firing"}
 STATES = {
     "zh": {"firing": "待确认", "escalated": "已升级，待确认", "acknowledged": "已确认", "resolved": "已解除"},
     "en": {
@@ -223,7 +225,8 @@ class Renderer:
             "level_name": payload.get("level_name") or payload.get("level") or alert.level,
             "brand": alert.brand,
             "brand_name": payload.get("brand_name") or alert.brand,
-            "headline": HEADLINES[lang][reason],
+            "headline": STILL_FIRING[lang] if reason is NotifyReason.REPEAT and state == "acknowledged"
+            else HEADLINES[lang][reason],
             "alert_id": str(alert.id),
             "contact_name": payload.get("contact_name") or payload.get("contact") or "",
             "state": STATES[lang].get(state, state),

@@ -381,7 +381,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def _backtest_history(args: argparse.Namespace, plan: CrisisPlan | None) -> int:
     """``backtest --brand``: the pages the plan would have sent over the stored history."""
-    from alerts.backtest import replay_history
+    from alerts.replay import OPENED, format_timeline, replay_history
     from monitor.store.engine import make_engine
 
     config = _load(args.config)
@@ -397,17 +397,14 @@ def _backtest_history(args: argparse.Namespace, plan: CrisisPlan | None) -> int:
     engine = make_engine(config.storage_url)
     try:
         with engine.connect() as conn:
-            pages = replay_history(conn, args.brand, since, until, plan)
+            events = replay_history(conn, args.brand, since, until, plan)
     finally:
         engine.dispose()
-    print(f"{args.brand}: {len(pages)} pages from {since:%Y-%m-%d %H:%M}Z to {until:%Y-%m-%d %H:%M}Z "
-          f"({sum(p.action == 'opened' for p in pages)} incidents; escalations for missed acks not replayed)")
-    for p in pages:
-        s = p.signal
-        what = "mentions" if s.kind == "volume_spike" else "negative mentions"
-        end = f"; resolved {p.resolved_at:%Y-%m-%d %H:%M}Z" if p.resolved_at else "; still open"
-        print(f"{p.at:%Y-%m-%d %H:%M}Z\t{s.level}\t{p.action}\t{s.kind}: {s.observed} {what} vs baseline "
-              f"{s.baseline:.1f} ({s.ratio:.1f}x), negative share {s.negative_share:.0%} of {s.total}{end}")
+    print(f"{args.brand}: {sum(e.action == OPENED for e in events)} incidents, {len(events)} steps from "
+          f"{since:%Y-%m-%d %H:%M}Z to {until:%Y-%m-%d %H:%M}Z (nobody acknowledges in a replay: every "
+          f"deadline escalates; silences not applied)")
+    for line in format_timeline(events, plan):
+        print(line)
     return 0
 
 

@@ -55,7 +55,7 @@ ALERT_SAMPLE_MENTIONS = 5  # sample negative mentions kept as evidence in an ale
 BASELINE_MAX_NEIGHBOURS = 12  # most buckets either side of the same time of day a plan may pool into its seasonal baseline (baseline_neighbours)
 SPIKE_TAIL_BASELINES = 2  # how far back a level's tail_factor looks for the brand's usual surprises, in multiples of baseline_days
 SPIKE_TAIL_QUANTILE = 0.999  # the quantile of those past surprises that tail_factor multiplies (0.999 of 14 days of 5-minute windows ~ the 4th largest)
-SPIKE_TAIL_MIN_WINDOWS = 96  # past windows needed before tail_factor trusts its quantile; fewer -> the level does not hold
+SPIKE_TAIL_MIN_DAYS = 1  # days of past windows needed before tail_factor trusts its quantile (every time of day seen once, whatever the bucket); fewer -> the level does not hold
 
 # --- sustained shifts (added by the alerts package for issue 4: hours of moderately raised volume) ---
 SUSTAINED_WINDOW_SECONDS = 7_200  # the window a level's `sustained` condition judges (complete buckets + the one in progress), seconds (2 h)

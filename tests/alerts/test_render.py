@@ -84,6 +84,13 @@ def test_english_escalated_repeat_and_drill() -> None:
     assert "still unacknowledged" in Renderer().render(ALERT, NotifyReason.REPEAT, payload).subject
 
 
+def test_repeat_of_an_acknowledged_alert_says_it_is_still_firing_not_unacknowledged() -> None:
+    for lang, headline, wrong in (("en", "acknowledged, still firing", "still unacknowledged"),
+                                  ("zh", "已确认，信号仍在", "仍未确认")):
+        msg = Renderer().render(ALERT, NotifyReason.REPEAT, {**PAYLOAD, "lang": lang, "state": "acknowledged"})
+        assert headline in msg.subject + msg.body and wrong not in msg.subject + msg.body
+
+
 def test_resolved_message() -> None:
     payload = {**PAYLOAD, "resolved_at": "2026-03-02T11:00:00+00:00", "resolved_by": "engine"}
     msg = Renderer().render(ALERT, "resolved", payload)

@@ -209,18 +209,20 @@ def test_backtest_over_stored_history_prints_the_pages(tmp_path: Path, sqlite_ur
 
     out = brandpulse("backtest", "--brand", "acme", "--since", "7d", "--config", str(cfg))
     assert out.returncode == 0, out.stderr
-    head, *pages = out.stdout.strip().splitlines()
-    assert head.startswith("acme: ") and "incidents" in head
-    assert pages, out.stdout
-    when, level, action, evidence = pages[-1].split("\t")
+    head, *steps = out.stdout.strip().splitlines()
+    assert head.startswith("acme: 1 incidents, ") and "every deadline escalates" in head, out.stdout
+    rows = [line.split("\t") for line in steps]
+    assert rows and all(len(r) == 6 for r in rows), out.stdout
     # the burst of the last 45 minutes, and nothing in the quiet week before it
-    opened = datetime.strptime(when, "%Y-%m-%d %H:%MZ").replace(tzinfo=UTC)
-    assert all(datetime.strptime(p.split("\t")[0], "%Y-%m-%d %H:%MZ").replace(tzinfo=UTC) > now - timedelta(hours=1)
-               for p in pages), out.stdout
-    assert level in ("warning", "crisis") and action in ("opened", "raised") and opened <= now
-    assert evidence.startswith("negative_spike: ") and "negative mentions vs baseline" in evidence
+    assert all(datetime.strptime(r[0], "%Y-%m-%d %H:%MZ").replace(tzinfo=UTC) > now - timedelta(hours=1)
+               for r in rows), out.stdout
+    when, incident, level, action, detail, told = rows[0]
+    assert (incident, level, action) == ("#1", "warning", "opened") or (incident, action) == ("#1", "opened")
+    assert detail.startswith("negative_spike: acme: ") and "negative mentions vs baseline" in detail
+    assert "李四" in told  # who the plan would have told
+    assert {r[3] for r in rows} <= {"opened", "raised", "escalated", "repeated"}  # nobody acks in a replay
     quiet = brandpulse("backtest", "--brand", "beta", "--since", "7d", "--config", str(cfg))
-    assert quiet.returncode == 0 and quiet.stdout.startswith("beta: 0 pages"), quiet.stdout + quiet.stderr
+    assert quiet.returncode == 0 and quiet.stdout.startswith("beta: 0 incidents"), quiet.stdout + quiet.stderr
 
     unknown = brandpulse("backtest", "--brand", "gamma", "--config", str(cfg))
     assert unknown.returncode == 1 and "unknown brand 'gamma' (known: acme, beta)" in unknown.stderr

@@ -7,12 +7,14 @@ A quiet brand, then at t0 a negative burst appended to the export a ``file`` sou
 3. nobody acknowledges by the warning's deadline: the restarted daemon escalates the alert to
    the crisis level, DingTalk and email go to the crisis contact (张三), WeCom tells 李四 it
    escalated; the daemon is killed again and restarted;
-4. 张三 acknowledges (``brandpulse alerts ack``): no reminder follows, though the burst goes
-   on past the crisis deadline and a repeat interval;
-5. the burst stops: everyone who was told gets "resolved".
+4. 张三 acknowledges (``brandpulse alerts ack``): nothing escalates or reminds "unacknowledged"
+   any more, though the burst goes on past the crisis deadline; while it still fires, the
+   crisis level's contacts are reminded once per repeat interval counted from the
+   acknowledgement ("acknowledged, still firing"), never before one interval has passed;
+5. the burst stops: the reminders stop and everyone who was told gets "resolved".
 
-Every receiver counts deliveries per outbox id (``X-BrandPulse-Notification``): each of the
-seven messages arrives exactly once. The kills fall between deliveries; a kill in the middle
+Every receiver counts deliveries per outbox id (``X-BrandPulse-Notification``): each message
+arrives exactly once. The kills fall between deliveries; a kill in the middle
 of one (which may deliver that one message twice, with the same id) is test_crash.py's.
 The durations are seconds (a 3 s bucket) so the whole timeline takes about half a minute;
 every wait polls for its condition with a deadline.
@@ -172,11 +174,17 @@ def test_burst_pages_escalates_acks_and_resolves_once_each_across_crashes(tmp_pa
             quiet_until = acked["ack_deadline"] + timedelta(seconds=REPEAT_EVERY + 1.5)
             wait_until(lambda: datetime.now(UTC) >= quiet_until, timeout=CRISIS_ACK_WITHIN + REPEAT_EVERY + 10,
                        what="the crisis deadline and a repeat interval to pass")
-            assert len(receipts.all()) == 4, "a message after the acknowledgement"
+            after_ack = receipts.all()[4:]
+            rows = outbox_rows(sqlite_url)
+            assert after_ack, "no 'still firing' reminder while the acknowledged burst went on"
+            assert {c[2] for c in classify(after_ack, rows)} == {"repeat"}, classify(after_ack, rows)
+            assert all("已确认，信号仍在" in r.text and "仍未确认" not in r.text for r in after_ack)
+            assert min(r.wall for r in after_ack) >= acked["acknowledged_at"] + timedelta(seconds=REPEAT_EVERY)
 
-            # 5. the burst subsides: "resolved" to everyone who was told
+            # 5. the burst subsides: the reminders stop, "resolved" to everyone who was told
             burst.stop()
-            receipts.wait(lambda rs: len(rs) >= 7, timeout=40, what="three 'resolved' messages")
+            receipts.wait(lambda rs: sum(c[2] == "resolved" for c in classify(rs, outbox_rows(sqlite_url))) >= 3,
+                          timeout=40, what="three 'resolved' messages")
             time.sleep(1.5)  # anything more would arrive within a dispatch interval or two
             assert daemon.stop() == 0
         finally:
@@ -197,9 +205,16 @@ def test_burst_pages_escalates_acks_and_resolves_once_each_across_crashes(tmp_pa
     assert sorted(classify(got, rows)[1:4]) == [("li-si", "duty-wecom", "escalated"),
                                                  ("zhang-san", "pr-dingtalk", "escalated"),
                                                  ("zhang-san", "pr-email", "escalated")]
-    assert sorted(classify(got, rows)[4:]) == [("li-si", "duty-wecom", "resolved"),
-                                                ("zhang-san", "pr-dingtalk", "resolved"),
-                                                ("zhang-san", "pr-email", "resolved")]
+    later = classify(got, rows)[4:]
+    assert sorted(c for c in later if c[2] != "repeat") == [("li-si", "duty-wecom", "resolved"),
+                                                            ("zhang-san", "pr-dingtalk", "resolved"),
+                                                            ("zhang-san", "pr-email", "resolved")]
+    repeats = [c for c in later if c[2] == "repeat"]
+    resolved_at = min(r.wall for r, c in zip(got[4:], later, strict=True) if c[2] == "resolved")
+    assert all(r.wall <= resolved_at for r, c in zip(got[4:], later, strict=True) if c[2] == "repeat")
+    slots = len(repeats) / 3  # each slot reminds the crisis level's three (contact, channel) pairs
+    assert slots == int(slots) and {c[:2] for c in repeats} == {
+        ("li-si", "duty-wecom"), ("zhang-san", "pr-dingtalk"), ("zhang-san", "pr-email")}, repeats
     # what people read matches: who, which level, what happened
     by_reason = dict(zip(classify(got, rows), got, strict=True))
     assert "危机" in by_reason[("zhang-san", "pr-dingtalk", "escalated")].text

@@ -148,14 +148,18 @@ def claim(
     attempts + 1. Several dispatchers may claim concurrently; each row goes to one of them."""
     until = now + timedelta(seconds=claim_seconds)
     with begin_immediate(engine) as conn:
-        # A row whose claims keep expiring (its send crashes the sender) must not loop forever.
+        # A row whose claims keep expiring (its send crashes the sender, or the sender keeps
+        # being killed) must not loop forever, nor be given up: a crash delays a notification,
+        # it never loses it. From ``max_attempts`` on it waits the longest retry delay, so a
+        # message that kills its sender does so at most once per NOTIFY_RETRY_MAX_SECONDS.
         conn.execute(
             schema.outbox.update()
             .where(_O.status == SENDING, _O.claimed_until <= now, _O.attempts >= max_attempts)
             .values(
-                status=FAILED,
+                status=PENDING,
                 claimed_until=None,
-                last_error=sa.func.coalesce(_O.last_error, "") + " [claim expired; attempts used up]",
+                next_attempt_at=now + timedelta(seconds=defaults.NOTIFY_RETRY_MAX_SECONDS),
+                last_error="the sender died while sending this (claim expired); retrying later",
             )
         )
         due = (

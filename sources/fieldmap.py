@@ -21,6 +21,7 @@ Counts: ``1,234``, ``1.2万`` (10^4), ``3亿`` (10^8), ``1.5k``, ``2w``; anythin
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -129,13 +130,17 @@ def parse_count(value: Any) -> int | None:
     """A non-negative count as exports write it; None when there is no number."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return max(0, int(value))
+    if isinstance(value, int):
+        return max(0, value)
+    # NaN, Infinity (JSON exports may hold them) and 400-digit "counts" are no number either:
+    # int() of them raised and stalled the source on that row.
+    if isinstance(value, float):
+        return max(0, int(value)) if math.isfinite(value) else None
     m = _COUNT.match(str(value))
     if not m:
         return None
-    number = float(m.group(1).replace(",", ""))
-    return int(round(number * _MULTIPLIER.get(m.group(2) or "", 1)))
+    number = float(m.group(1).replace(",", "")) * _MULTIPLIER.get(m.group(2) or "", 1)
+    return int(round(number)) if math.isfinite(number) else None
 
 
 _LOCAL_FORMATS = (
@@ -267,7 +272,11 @@ class RowMapper:
         published = self.row_time(row, where=where, line=line, entry=entry)
         raw_time = _text(lookup(row, f.time)) if f.time else None
         if published is not None and shift:
-            published += timedelta(seconds=shift)
+            try:
+                published += timedelta(seconds=shift)
+            except OverflowError:
+                raise self._fail(f"time {raw_time!r} moved by the replay shift ({shift:.0f}s) is out of range",
+                                 where, line, entry) from None
         external_id = _text(lookup(row, f.id)) if f.id else None
         if external_id is None:
             # Content only (never the file name or line), so a re-read or re-exported file

@@ -310,19 +310,35 @@ class FileSource:
     ) -> tuple[int, int]:
         """Deliver records from ``offset`` into ``batch``; returns where the next poll resumes.
         ``final_tail``: a last record without a newline is complete (the file is settled)."""
-        records = self.reader.records(stream, name, offset, line, final_tail)
-        for rec in records:
-            if batch.full():
-                batch.more = True
-                break
-            try:
-                item = self.reader.item(rec, name, shift)
-            except ParseError as err:
-                batch.errors.append(err)
-            else:
-                if item is not None:
-                    batch.items.append(item)
-            offset, line = rec.end, rec.next_line
+        restart = True
+        while restart:
+            restart = False
+            for rec in self.reader.records(stream, name, offset, line, final_tail):
+                if batch.full():
+                    batch.more = True
+                    break
+                row: dict[str, Any] | None = None
+                try:
+                    row = self.reader.row(rec, name)
+                    item = None if row is None else self.reader.mapper.map(
+                        row, where=name, line=rec.line, shift=shift
+                    )
+                except ParseError as err:
+                    first_line_end = rec.data.find(b"\n") + 1
+                    if row is None and self.format == "csv" and 0 < first_line_end < len(rec.data):
+                        # A stray quote opened a field that swallowed the rows after it: only
+                        # its own line is bad; the next line is read as a record again.
+                        bad = rec.data[:first_line_end].decode(self.options.encoding, "replace").strip()
+                        batch.errors.append(ParseError(
+                            f"malformed CSV row, a quote is never closed: {bad[:80]!r}",
+                            source_id=self.id, url=name, line=rec.line))
+                        offset, line, restart = rec.start + first_line_end, rec.line + 1, True
+                        break
+                    batch.errors.append(err)
+                else:
+                    if item is not None:
+                        batch.items.append(item)
+                offset, line = rec.end, rec.next_line
         return offset, line
 
     def _poll_json_file(

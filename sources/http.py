@@ -16,10 +16,13 @@ decompression bomb is stopped after at most ``max_bytes + 1`` bytes of output.
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 import time
 import zlib
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -116,8 +119,56 @@ class _Decoder:
         return bool(self._z is not None and self._z.unconsumed_tail)
 
 
+class _Watchdog:
+    """Cuts a transfer's connections when the whole transfer outlives ``seconds``.
+
+    httpx's timeouts count per socket operation, and the body loop checks the total deadline
+    only once the headers are in: a server sending its status line and headers one byte per
+    second would hold the poll (and a worker thread) for hours. Shutting the socket down from
+    a timer wakes the blocked read, which then fails; ``expired`` tells why.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace extension: remember every socket the transfer opens."""
+        if event != "connection.connect_tcp.complete" or info.get("return_value") is None:
+            return
+        sock = info["return_value"].get_extra_info("socket")
+        if sock is not None:
+            with self._lock:
+                self._sockets.append(sock)
+                if self.expired:  # connected just after the deadline
+                    self._cut(sock)
+
+    @staticmethod
+    def _cut(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._cut(sock)
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
 class HttpFetcher:
-    """Conditional, size-capped GETs; one httpx connection pool per fetcher."""
+    """Conditional, size-capped GETs; one httpx client per fetcher."""
 
     def __init__(
         self,
@@ -137,6 +188,9 @@ class HttpFetcher:
             max_redirects=MAX_REDIRECTS,
             # Only encodings _Decoder can bound; httpx would otherwise offer br/zstd too.
             headers={"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"},
+            # A fresh connection per fetch (polls are minutes apart), so the watchdog sees
+            # every socket a transfer uses.
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     def close(self) -> None:
@@ -156,7 +210,8 @@ class HttpFetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         shown = redact_url(url)
-        deadline = time.monotonic() + self.timeout * TOTAL_TIMEOUT_FACTOR
+        total = self.timeout * TOTAL_TIMEOUT_FACTOR
+        deadline = time.monotonic() + total
 
         def fail(
             problem: str, *, retryable: bool, status: int | None = None, retry_after: float | None = None
@@ -170,8 +225,10 @@ class HttpFetcher:
                 retry_after=retry_after,
             )
 
+        watchdog = _Watchdog(total)
         try:
-            with self._client.stream("GET", url, headers=headers) as resp:
+            with watchdog, self._client.stream("GET", url, headers=headers,
+                                               extensions={"trace": watchdog.trace}) as resp:
                 status = resp.status_code
                 rh = resp.headers
                 if status == 304:
@@ -205,16 +262,23 @@ class HttpFetcher:
                 )
         except FetchError:
             raise
-        except httpx.TimeoutException as exc:
-            raise fail(f"timed out after {self.timeout:g}s ({type(exc).__name__})", retryable=True) from exc
-        except httpx.TooManyRedirects as exc:
-            raise fail(f"more than {MAX_REDIRECTS} redirects", retryable=False) from exc
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise fail(f"cannot fetch this URL: {exc}", retryable=False) from exc
-        except httpx.ConnectError as exc:
-            raise fail(f"cannot connect: {exc}", retryable=True) from exc
-        except httpx.HTTPError as exc:  # dropped connection, protocol error mid-body, ...
-            raise fail(f"{type(exc).__name__}: {exc}", retryable=True) from exc
+        except httpx.HTTPError as exc:
+            raise self._failure(exc, watchdog.expired, fail) from exc
+
+    def _failure(self, exc: httpx.HTTPError, expired: bool, fail) -> FetchError:  # type: ignore[no-untyped-def]
+        """The FetchError for an httpx failure (``expired``: the watchdog cut the transfer)."""
+        problem, retryable = f"{type(exc).__name__}: {exc}", True  # dropped connection, protocol error, ...
+        if expired:
+            problem = f"transfer took longer than {self.timeout * TOTAL_TIMEOUT_FACTOR:g}s"
+        elif isinstance(exc, httpx.TimeoutException):
+            problem = f"timed out after {self.timeout:g}s ({type(exc).__name__})"
+        elif isinstance(exc, httpx.TooManyRedirects):
+            problem, retryable = f"more than {MAX_REDIRECTS} redirects", False
+        elif isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            problem, retryable = f"cannot fetch this URL: {exc}", False
+        elif isinstance(exc, httpx.ConnectError):
+            problem = f"cannot connect: {exc}"
+        return fail(problem, retryable=retryable)  # type: ignore[no-any-return]
 
     def _read_capped(self, resp: httpx.Response, deadline: float, fail) -> bytes:  # type: ignore[no-untyped-def]
         encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()

@@ -38,6 +38,7 @@ from monitor.clock import Clock, SystemClock
 from monitor.errors import ParseError
 from monitor.models import RawItem
 from sources.base import PollResult, SourceOptions, content_id, join_title, strip_html
+from sources.charset import to_utf8
 from sources.http import HttpFetcher, check_http_url, redact_url
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,9 @@ def parse_feed(
     content: bytes, *, url: str, content_type: str | None, source_id: str | None
 ) -> feedparser.FeedParserDict:
     """Parse feed bytes leniently, as real feeds need; ParseError when nothing usable."""
+    # Decoded here, on evidence, not by feedparser's RFC 3023 rules: a GB18030 or Big5 feed
+    # with a wrong or missing charset would otherwise be mojibake that matches no brand.
+    content, content_type = to_utf8(content, content_type)
     refuse_unsafe_xml(content, url=url, source_id=source_id)
     # No content-location: feedparser would rewrite relative guids ("a") into URLs, and ids
     # must stay as the feed wrote them. Links are made absolute in entry_to_item instead.

@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test bench promtool clean
+.PHONY: demo test bench sysdeps clean
+
+# Debian packages the tests use: promtool + prometheus (metrics format, rules, the Prometheus
+# round trip), headless Chromium + ChromeDriver (the browser test), a CJK font (report charts).
+DEBIAN_PACKAGES ?= prometheus chromium chromium-driver fonts-wqy-microhei
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +19,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/brandpulse demo $(ARGS)
 
-## Run the whole test suite (installs promtool from Debian's prometheus package when missing),
-## after the linters: ruff (style, imports, bugbear) and mypy (types) on the four packages.
-test: $(STAMP) promtool
+## Run the whole test suite (installs the Debian packages above when missing), after the
+## linters: ruff (style, imports, bugbear) and mypy (types) on the four packages.
+test: $(STAMP) sysdeps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy monitor sources nlp alerts
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -27,10 +31,13 @@ bench: $(STAMP)
 	$(VENV)/bin/pip install --quiet -e '.[bench]'
 	@for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
-promtool:
-	@command -v promtool >/dev/null 2>&1 || { \
+sysdeps:
+	@missing=""; for pkg in $(DEBIAN_PACKAGES); do dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
 
 clean:
 	rm -rf $(VENV) brandpulse-data .pytest_cache

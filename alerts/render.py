@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -125,15 +126,26 @@ def _when(value: Any) -> str:
 def _terms(value: Any, texts: Mapping[str, str]) -> str:
     """Evidence terms (``[{"term": t, "mentions": n}, ...]``) as one line: "召回 (12)、变质 (8)"."""
     parts = [
-        f"{t['term']} ({t['mentions']})" if t.get("mentions") is not None else str(t["term"])
+        f"{_inline(t['term'])} ({t['mentions']})" if t.get("mentions") is not None else _inline(t["term"])
         for t in (value if isinstance(value, list) else [])
         if isinstance(t, Mapping) and t.get("term")
     ]
     return texts["term_sep"].join(parts) or texts["no_terms"]
 
 
+# Control characters (terminal escape sequences, bell) and bidi overrides in a stranger's text
+# would act on the reader's terminal or reorder what a chat shows; they are dropped.
+_INERT = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _inline(text: Any) -> str:
+    """Quoted stranger text as one inert line: whitespace runs (line breaks too, which could
+    forge a line of the message) become one space, control and bidi characters go."""
+    return " ".join(_INERT.sub(" ", str(text)).split())
+
+
 def _excerpt(text: str) -> str:
-    text = " ".join(str(text).split())
+    text = _inline(text)
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
 
 
@@ -212,8 +224,8 @@ class Renderer:
         texts = TEXTS[lang]
         samples = evidence.get("samples") or []
         sample_lines = [
-            f"- {s.get('author') or '?'}: {_excerpt(s.get('text') or '')}"
-            + (f" {s['url']}" if s.get("url") else "")
+            f"- {_excerpt(s.get('author') or '') or '?'}: {_excerpt(s.get('text') or '')}"
+            + (f" {_inline(s['url'])}" if s.get("url") else "")
             for s in samples
             if isinstance(s, Mapping)
         ]

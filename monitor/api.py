@@ -2,9 +2,12 @@
 
 Errors are rendered in one place as ``{"ok": false, "error": ..., "status": ...}``.
 
-Writing (``POST /api/v1/alerts/{id}/ack`` and ``/resolve`` with ``{"by": ..., "note": ...}``)
-needs ``Authorization: Bearer <token>``, the token being the value of the environment variable
-``http.responder_token_env`` names; without one configured these answer 403. The one-click
+Every route declares the least role it needs (public < read < respond < admin) and
+:meth:`Api.dispatch` enforces it through :mod:`monitor.auth` before any handler runs: API
+clients send ``Authorization: Bearer <token>`` (tokens per role from ``http.auth.*_token_env``),
+browsers log in at ``/login`` (:mod:`monitor.web`). Acknowledging and resolving
+(``POST /api/v1/alerts/{id}/ack`` and ``/resolve`` with ``{"by": ..., "note": ...}``) need the
+respond role; a role no configured token reaches answers 403. The one-click
 link in notifications, ``GET /ack/{id}?by=<contact>&sig=<hmac>``, only shows a confirmation
 page: link scanners and chat previews fetch links, so only the page's POST acknowledges (as
 that contact). Secrets are compared in constant time.
@@ -31,8 +34,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from alerts import records
 from alerts.render import sign_ack
+from monitor.auth import HEADERS_KEY, PRINCIPAL_KEY, Authenticator, AuthError, wants_page
 from monitor.errors import AlertStateError, BrandPulseError
 from monitor.models import AlertState
+from monitor.web.layout import error_page
 
 if TYPE_CHECKING:
     from monitor.daemon import Daemon
@@ -43,6 +48,7 @@ StartResponse = Callable[..., Any]
 
 
 MAX_BODY_BYTES = 64 * 1024  # request bodies are a name and a note
+MAX_ID = 2**63 - 1  # ids are 64-bit integers in the store; a larger one in a path is a 404, not a database error
 
 
 class HttpError(Exception):
@@ -52,10 +58,15 @@ class HttpError(Exception):
         self.headers = headers or []
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
-            500: "Internal Server Error", 503: "Service Unavailable"}
-_HTML_HEADERS = [("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"),
+_REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+            404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
+            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+# Pages show hostile text (mentions): no script runs at all, styles only from our own file,
+# forms post only here, and no other site may frame them.
+_CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'none'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'")
+_HTML_HEADERS = [("Cache-Control", "no-store"), ("X-Frame-Options", "DENY"), ("Content-Security-Policy", _CSP),
+                 ("X-Content-Type-Options", "nosniff"),
                  ("Referrer-Policy", "no-referrer")]  # the page's URL holds a signature: keep it out of Referer
 
 
@@ -102,17 +113,34 @@ class Api:
                   "acknowledge or resolve an alert"),
             Route("GET", re.compile(r"^/ack/(\d+)$"), self.ack_page, "public", "signed ack link: confirmation page"),
             Route("POST", re.compile(r"^/ack/(\d+)$"), self.ack_submit, "public", "signed ack link: acknowledge"),
+            Route("POST", re.compile(r"^/api/v1/admin/reload$"), self.reload, "admin",
+                  "re-read the config and crisis plan (as SIGHUP); a bad one is rejected and the old one kept"),
         ]
+        from monitor.web.routes import web_routes  # here, not at the top: the pages import this module
+
+        self.routes += web_routes(self)
+        from monitor.reports.routes import report_routes  # here too: it imports this module
+
+        self.routes += report_routes(daemon)
+        from monitor.api_history import history_routes  # mentions, corrections, series, openapi.json
+
+        self.routes += history_routes(self)
+        parts, http = daemon.parts, daemon.config.http
+        self.auth = Authenticator(parts.tokens, http, session_secret=parts.session_secret,
+                                  now=lambda: daemon.clock.now().timestamp(),
+                                  secure=(http.base_url or "").startswith("https://"))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "/")
-        extra: list[tuple[str, str]] = []
+        extra: list[tuple[str, str]] = environ.setdefault(HEADERS_KEY, [])
         try:
             status, ctype, body = self.dispatch(method, path, environ)
         except HttpError as exc:
             status, ctype, body = _json(exc.status, {"ok": False, "error": str(exc), "status": exc.status})
-            extra = exc.headers
+            if wants_page(environ) and exc.status >= 400:  # a browser gets a page it can read, with a way back
+                status, ctype, body = error_page(self, environ, exc.status, str(exc))
+            extra = extra + exc.headers
         except Exception:
             log.exception("api: %s %s failed", method, path)
             status, ctype, body = _json(500, {"ok": False, "error": "internal error", "status": 500})
@@ -129,6 +157,13 @@ class Api:
             if m:
                 allowed = True
                 if method in (route.method, "HEAD" if route.method == "GET" else route.method):
+                    try:  # the one place access is checked, from the route's declared role
+                        environ[PRINCIPAL_KEY] = self.auth.check(environ, route.role, method)
+                    except AuthError as exc:
+                        raise HttpError(exc.status, str(exc), exc.headers) from None
+                    if any(g and g.isdigit() and int(g) > MAX_ID for g in m.groups()):
+                        # no row has such an id; the database would refuse the number (a 500)
+                        raise HttpError(404, f"no such id in {path}")
                     return route.handler(environ, *m.groups())
         if allowed:
             raise HttpError(405, f"method {method} not allowed on {path}")
@@ -147,6 +182,14 @@ class Api:
         if not ready:
             raise HttpError(503, detail)
         return _json(200, {"ok": True, "detail": detail})
+
+    def reload(self, environ: dict[str, Any]) -> tuple[int, str, bytes]:
+        """POST /api/v1/admin/reload: 200 with what changed, or 400 with every problem (old config kept)."""
+        result = self.daemon.reload()
+        if not result.ok:
+            return _json(400, {"ok": False, "status": 400, "problems": result.problems,
+                               "error": f"config rejected ({len(result.problems)} problems); the running one stays"})
+        return _json(200, {"ok": True, "changes": result.changes, "restart_needed": result.restart_needed})
 
     def list_alerts(self, environ: dict[str, Any]) -> tuple[int, str, bytes]:
         q = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
@@ -176,8 +219,7 @@ class Api:
     # --- acknowledging and resolving ---------------------------------------------------------
 
     def act(self, environ: dict[str, Any], alert_id: str, action: str) -> tuple[int, str, bytes]:
-        """POST /api/v1/alerts/{id}/ack|resolve, bearer token required."""
-        self._require_responder(environ)
+        """POST /api/v1/alerts/{id}/ack|resolve (respond role, checked by dispatch)."""
         raw = _read_body(environ)
         try:
             data = json.loads(raw or b"{}")
@@ -226,16 +268,6 @@ class Api:
         when = f"{alert.acknowledged_at:%Y-%m-%d %H:%M} UTC"
         return _html(200, title, f"<p>{html.escape(alert.summary)}</p>"
                                  f"<p>Acknowledged by {html.escape(by)} at {when}.</p>")
-
-    def _require_responder(self, environ: dict[str, Any]) -> None:
-        token = self.daemon.parts.responder_token
-        if not token:
-            raise HttpError(403, "acknowledging and resolving over HTTP is disabled: set http.responder_token_env "
-                                 "to an environment variable holding a token")
-        scheme, _, given = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            raise HttpError(401, "missing or wrong bearer token (send Authorization: Bearer <token>)",
-                            headers=[("WWW-Authenticate", 'Bearer realm="brandpulse"')])
 
     def _check_link(self, alert_id: int, by: str, sig: str) -> str:
         secret = self.daemon.parts.link_secret

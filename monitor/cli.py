@@ -14,6 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor import __version__
+from monitor.cli_history import HISTORY_COMMANDS, add_history_commands
+from monitor.cli_ops import COMMANDS as OPS_COMMANDS
+from monitor.cli_ops import add_commands as add_ops_commands
+from monitor.cli_report import add_report_parser, cmd_report
 from monitor.errors import BrandPulseError, ConfigError, ConfigErrors
 from monitor.logsetup import setup_logging
 from monitor.settings import Config, load_config, resolve_sqlite_url
@@ -120,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         a.add_argument("id", type=int)
         a.add_argument("--by", required=True, help="who is acting (recorded in the alert's timeline)")
         a.add_argument("--note", default="", help="why (recorded)")
+    add_ops_commands(sub)  # db upgrade|current|prune, status (monitor/cli_ops.py)
+    add_report_parser(sub)
+    add_history_commands(sub)  # mentions, export, correct (monitor/cli_history.py)
     return parser
 
 
@@ -146,7 +153,7 @@ def cmd_run(args: argparse.Namespace, config: Config | None = None) -> int:
     from monitor.daemon import Daemon
 
     config = config or _load(args.config)
-    setup_logging(config.logging.level)
+    setup_logging(config.logging.level, config.logging.format)
     daemon = Daemon(config, listen=args.listen)
     if args.once:
         try:
@@ -179,6 +186,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     parts = build_parts(config, SystemClock())
     for source, _ in parts.sources:
         source.close()
+    from monitor.reports.schedule import resolve_targets
+
+    resolve_targets(config, parts.plan, parts.notifiers)  # reports.*.notify / brands, as the daemon checks them
     print(f"{args.file}: ok ({len(config.brands)} brands, {len(parts.sources)} sources, "
           f"{len(parts.notifiers)} notifiers, {len(parts.plan.levels) if parts.plan else 0} plan levels)")
     return 0
@@ -417,6 +427,9 @@ COMMANDS = {
     "backtest": cmd_backtest,
     "train": cmd_train,
     "alerts": cmd_alerts,
+    "report": cmd_report,
+    **OPS_COMMANDS,
+    **HISTORY_COMMANDS,
 }
 
 

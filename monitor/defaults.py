@@ -67,3 +67,44 @@ CATCH_UP_MAX_SECONDS = 300.0  # after a start, alert evaluation waits at most th
 # --- mention keywords and crisis terms (added for issue 4: crisis keywords and top terms) ---
 MENTION_KEYWORDS = 5  # content terms kept per mention at ingest (top TF-IDF over jieba's IDF table)
 ALERT_TOP_TERMS = 8  # most frequent keywords of the window's negative mentions shown in an alert's evidence
+
+# --- access control and the web pages (added for issues 5 and 7: roles, sessions, throttling) ---
+SESSION_LIFETIME_SECONDS = 12 * 3600.0  # a browser login lasts this long, seconds (one working day)
+AUTH_FAILURE_BURST = 10  # failed logins / wrong tokens one client address may make before it is throttled
+AUTH_FAILURE_REFILL_SECONDS = 30.0  # a throttled address regains one attempt this often, seconds
+AUTH_TRACKED_CLIENTS = 10_000  # client addresses the failure throttle remembers at most (oldest forgotten first)
+AUTH_MIN_TOKEN_CHARS = 16  # tokens shorter than this are accepted but logged as weak at startup
+WEB_TREND_DAYS = 7  # days of history the overview page charts per brand
+WEB_TREND_BUCKET_SECONDS = 6 * 3600  # width of one bar in the overview chart, seconds (6 h: 28 bars a week)
+WEB_PAGE_SIZE = 50  # mentions per page of the mention stream
+
+# --- retention and operations (added for issue 6: prune, status) ---
+RETENTION_PRUNE_INTERVAL_SECONDS = 3_600.0  # how often the daemon prunes mentions past storage.retention.raw_days, seconds
+RETENTION_BATCH_ROWS = 1_000  # mentions aggregated and deleted per transaction, so a prune never holds a long lock
+SOURCE_OVERDUE_FACTOR = 3.0  # `brandpulse status` flags a source whose last success is older than this many intervals
+
+# --- reports (added for issue 5: weekly and monthly reports, monitor/reports/) ---
+REPORT_TIMEZONE = "Asia/Shanghai"  # time zone whose days, weeks (Mon-Sun) and months reports count in (the plans' teams work in China time)
+REPORT_SEND_AT = "09:00"  # local time of day a scheduled report goes out when its schedule does not say
+REPORT_CHECK_INTERVAL_SECONDS = 60.0  # how often the daemon checks whether a scheduled report is due, seconds
+REPORT_CATCH_UP_SECONDS = 2 * 86_400.0  # a scheduled report missed while the daemon was down is still sent up to this long after its time, seconds
+REPORT_TOP_N = 10  # rows in each top list of a report (platforms, sources, authors, keywords)
+REPORT_SAMPLE_MENTIONS = 5  # most-engaged negative mentions quoted in a report
+REPORT_KOL_FOLLOWERS = 100_000  # authors with at least this many followers are KOLs in a report; engaged smaller accounts are KOCs
+REPORT_SEND_CLAIM_SECONDS = 600.0  # a report delivery being built and sent stays claimed this long (a sender killed mid-send delays it this long), seconds
+REPORT_PDF_TIMEOUT_SECONDS = 120.0  # the longest headless Chromium may take to print a report to PDF, seconds
+
+# --- replicas and leases (added for issue 6: scale-out on PostgreSQL) ---
+CLUSTER_LEASE_SECONDS = 30.0  # how long a lease lasts without a heartbeat: a dead replica's sources and brands are taken over after at most this long, seconds
+CLUSTER_HEARTBEAT_FRACTION = 1 / 3  # a replica renews its leases every this fraction of the lease (10 s of 30 s) unless cluster.heartbeat says otherwise
+LEASE_SAFETY_SECONDS = 1.0  # a replica stops acting on a lease this long before it could expire in the database (at most 10% of the lease), seconds
+LEASE_PRUNE_INTERVAL_SECONDS = 600.0  # how often a replica deletes membership rows of replicas long gone, seconds
+LEASE_FORGET_SECONDS = 86_400.0  # a dead replica's membership row is deleted this long after it expired, seconds (1 day)
+
+# --- mention history: search, export, series (added for issue 5: history and API) ---
+HISTORY_PAGE_SIZE = 50  # mentions per page of `brandpulse mentions` and GET /api/v1/mentions when no limit is given
+HISTORY_MAX_PAGE = 1_000  # most mentions one page may ask for (CLI --limit, API limit)
+EXPORT_BATCH = 1_000  # mentions an export reads per query (memory stays constant whatever the selection's size)
+SERIES_DEFAULT_SINCE_SECONDS = 7 * 86_400  # how far back GET /api/v1/brands/{brand}/series reaches without since=, seconds (7 days)
+SERIES_DEFAULT_BUCKET_SECONDS = 900  # bucket width of that series without bucket=, seconds (15 min)
+SERIES_MAX_POINTS = 20_000  # most buckets one series may have (30 days of 15 minutes is 2,880)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import platform
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -90,6 +91,26 @@ class Metrics:
         self.model_info = Gauge(
             f"{PREFIX}_model_info", "Always 1 for the loaded sentiment model; labels carry its version.",
             ["version"], registry=registry)
+        # Configuration, exported so alert rules can judge each source against its own interval.
+        self.source_interval = Gauge(
+            f"{PREFIX}_source_poll_interval_seconds", "Configured seconds between polls of each enabled source.",
+            ["source"], registry=registry)
+
+        # Replicas sharing the work (monitor.cluster): per replica, scrape each one.
+        self.leases_held = Gauge(
+            f"{PREFIX}_leases_held",
+            "Leases this replica holds, by kind (source: polls it, eval: evaluates the brand, task: runs a chore).",
+            ["kind"], registry=registry)
+        self.lease_changes = Counter(
+            f"{PREFIX}_lease_changes_total",
+            "Leases this replica acquired, released (rebalancing, stop) or lost (taken over, or no heartbeat in time).",
+            ["kind", "change"], registry=registry)
+        self.cluster_replicas = Gauge(
+            f"{PREFIX}_cluster_replicas", "Replicas alive (this one included) at this replica's last lease heartbeat.",
+            registry=registry)
+        self.replica_info = Gauge(
+            f"{PREFIX}_replica_info", "Always 1; the label carries this replica's id (host-pid-random).",
+            ["replica"], registry=registry)
 
     def set_model(self, version: str) -> None:
         self.model_info.clear()
@@ -117,6 +138,10 @@ class StoreCollector(Collector):
             labels=["brand", "level", "state"])
         backlog = GaugeMetricFamily(
             f"{PREFIX}_outbox_notifications", "Notifications in the outbox, by status.", labels=["status"])
+        oldest_due = GaugeMetricFamily(
+            f"{PREFIX}_outbox_oldest_due_timestamp_seconds",
+            "Unix time since which the longest-waiting deliverable notification has been due (pending past its "
+            "next attempt time, or claimed by a sender whose claim expired); absent when none is overdue.")
         try:
             with self.engine.connect() as conn:
                 states = {r.source_id: r for r in conn.execute(sa.select(
@@ -128,6 +153,16 @@ class StoreCollector(Collector):
                     .group_by(schema.alerts.c.brand, schema.alerts.c.level, schema.alerts.c.state)).all()
                 outbox: dict[str, int] = dict(conn.execute(
                     sa.select(schema.outbox.c.status, sa.func.count()).group_by(schema.outbox.c.status)).all())
+                # Rows waiting for a retry backoff or a maintenance window are not due yet: only a
+                # dispatcher that is stopped, hung or failing to write leaves due rows behind.
+                now = datetime.now(UTC)
+                ob = schema.outbox.c
+                due_since = [t for t in (
+                    conn.execute(sa.select(sa.func.min(ob.next_attempt_at))
+                                 .where(ob.status == "pending", ob.next_attempt_at <= now)).scalar_one(),
+                    conn.execute(sa.select(sa.func.min(ob.claimed_until))
+                                 .where(ob.status == "sending", ob.claimed_until <= now)).scalar_one(),
+                ) if t is not None]
         except sa.exc.SQLAlchemyError as exc:
             log.warning("metrics: store unreachable at scrape time: %s", str(exc).splitlines()[0])
             return
@@ -140,4 +175,6 @@ class StoreCollector(Collector):
             open_alerts.add_metric([brand, level, state], float(n))
         for status in ("pending", "sending", "done", "failed", "muted"):
             backlog.add_metric([status], float(outbox.get(status, 0)))
-        yield from (last_ok, failing, open_alerts, backlog)
+        if due_since:
+            oldest_due.add_metric([], min(due_since).timestamp())
+        yield from (last_ok, failing, open_alerts, backlog, oldest_due)

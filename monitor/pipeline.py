@@ -8,9 +8,11 @@ the source recovers), so a dead source neither floods the log nor stops the othe
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -19,11 +21,13 @@ from monitor.clock import Clock
 from monitor.errors import BrandPulseError, FetchError, ParseError, SourceError
 from monitor.metrics import Metrics
 from monitor.store import cursors, mentions
+from monitor.store.leases import LeaseLost
 from nlp.process import TextProcessor
 from sources.base import Source
 
 log = logging.getLogger(__name__)
 
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 PARSE_ERRORS_LOGGED_PER_POLL = 3  # the rest of a poll's bad rows are counted, not logged one by one
 
 
@@ -38,6 +42,7 @@ class PollOutcome:
     more: bool = False
     error: BrandPulseError | None = None
     consecutive_failures: int = 0
+    lease_lost: bool = False  # another replica took the source over mid-poll; nothing was stored
 
     @property
     def retry_after(self) -> float | None:
@@ -55,7 +60,10 @@ class Pipeline:
         self._last_error: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def poll(self, source: Source) -> PollOutcome:
+    def poll(self, source: Source, fence: Callable[[sa.Connection], None] | None = None) -> PollOutcome:
+        """``fence(conn)`` runs first in the transaction that stores mentions and cursor; it raises
+        LeaseLost when another replica took the source over meanwhile (monitor.store.leases.fence),
+        and then nothing of this poll is stored: the new holder's cursor stands."""
         sid = source.id
         started = time.perf_counter()
         try:
@@ -68,9 +76,14 @@ class Pipeline:
             # commit re-reads the same items (the deduper keys retries by source + external id,
             # so they are not mistaken for duplicates); a crash after it skips them.
             with self.engine.begin() as conn:
+                if fence is not None:
+                    fence(conn)
                 stored = mentions.insert_mentions(conn, processed.mentions)
                 cursors.save_cursor(conn, sid, source.kind, result.cursor, now)
                 cursors.record_success(conn, sid, source.kind, now)
+        except LeaseLost as exc:  # not the source's fault: no failure recorded, no back-off
+            log.warning("source=%s poll discarded: %s", sid, exc)
+            return PollOutcome(sid, ok=False, error=exc, lease_lost=True)
         except SourceError as exc:
             reason = "fetch" if isinstance(exc, FetchError) else "parse" if isinstance(exc, ParseError) else "source"
             return self._failed(source, exc, reason)
@@ -130,15 +143,19 @@ class Pipeline:
         sid = source.id
         self.metrics.polls.labels(source=sid, result="error").inc()
         self.metrics.poll_errors.labels(source=sid, reason=reason).inc()
-        failures = 0
-        try:
-            with self.engine.begin() as conn:
-                failures = cursors.record_failure(conn, sid, source.kind, self.clock.now(), str(exc))
-        except sa.exc.SQLAlchemyError:
-            pass  # the store itself is down; the error below says enough
+        failures = 0  # none counted: the scheduler retries at the next scheduled poll, without back-off
+        if reason != "store":  # a dropped database connection is not the source's failure
+            try:
+                with self.engine.begin() as conn:
+                    failures = cursors.record_failure(conn, sid, source.kind, self.clock.now(), str(exc))
+            except sa.exc.SQLAlchemyError:
+                pass  # the store itself is down; the error below says enough
+        # Numbers aside (a Retry-After date counts down, a timeout's elapsed time varies),
+        # the same failure again is not news: one line when it starts or changes.
+        key = f"{getattr(exc, 'status', None)} {_DIGITS.sub('#', str(exc))}"
         with self._lock:
-            changed = self._last_error.get(sid) != str(exc)
-            self._last_error[sid] = str(exc)
+            changed = self._last_error.get(sid) != key
+            self._last_error[sid] = key
         if changed:
             log.warning("source=%s poll failed (%s): %s", sid, reason, exc)
         return PollOutcome(sid, ok=False, error=exc, consecutive_failures=failures)

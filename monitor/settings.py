@@ -14,16 +14,25 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from monitor import defaults
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.models import Brand
+from monitor.settings_reports import ReportSettings
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -49,18 +58,67 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class RetentionSettings(_Strict):
+    """How long stored mentions are kept (monitor/store/retention.py). Off by default: nothing is
+    ever deleted unless raw_days is set."""
+
+    raw_days: int | None = Field(default=None, ge=1)  # keep mentions (text, author, URL) this long after publication
+    aggregates_days: int | None = Field(default=None, ge=1)  # keep daily counts per brand this long; None = forever
+    prune_interval: float = defaults.RETENTION_PRUNE_INTERVAL_SECONDS  # how often the daemon prunes
+
+    _dur = field_validator("prune_interval", mode="before")(lambda cls, v: parse_duration(v))
+
+    @model_validator(mode="after")
+    def _order(self) -> RetentionSettings:
+        if self.prune_interval <= 0:
+            raise ValueError(f"prune_interval must be positive, got {self.prune_interval!r}")
+        if self.aggregates_days is not None and self.raw_days is None:
+            raise ValueError("aggregates_days needs raw_days (daily aggregates are written as raw mentions are pruned)")
+        if self.aggregates_days is not None and self.raw_days is not None and self.aggregates_days < self.raw_days:
+            raise ValueError(f"aggregates_days ({self.aggregates_days}) must be at least raw_days ({self.raw_days})")
+        return self
+
+
 class StorageSettings(_Strict):
     url: str = defaults.STORAGE_URL  # SQLAlchemy URL: sqlite:///path or postgresql+psycopg://...
     url_env: str | None = None  # take the URL from this environment variable instead (it may hold a password)
+    retention: RetentionSettings = RetentionSettings()
+
+
+class AuthSettings(_Strict):
+    """Who may use the API and the pages (monitor/auth.py). Roles are ordered read < respond <
+    admin; a token of a higher role does everything a lower one may. A role no configured token
+    reaches answers 403 naming the setting that enables it."""
+
+    analyst_token_env: str | None = None  # env variable with the token of the read role (pages, GET API)
+    responder_token_env: str | None = None  # env variable with the respond role's token (+ ack, resolve, corrections)
+    admin_token_env: str | None = None  # env variable with the admin role's token (everything)
+    session_secret_env: str | None = None  # env variable with the key signing login cookies; unset = random per start
+    session_lifetime: float = defaults.SESSION_LIFETIME_SECONDS  # how long a browser login lasts
+    failed_attempts_burst: int = Field(default=defaults.AUTH_FAILURE_BURST, ge=1)  # failures before throttling
+    failed_attempts_refill: float = defaults.AUTH_FAILURE_REFILL_SECONDS  # one more attempt per this long
+    anonymous_role: Literal["read"] | None = None  # "read": no login needed to read (loopback listen only)
+
+    _dur = field_validator("session_lifetime", "failed_attempts_refill", mode="before")(
+        lambda cls, v: parse_duration(v)
+    )
+
+    @field_validator("session_lifetime", "failed_attempts_refill")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError(f"must be positive, got {v!r}")
+        return v
 
 
 class HttpSettings(_Strict):
     listen: str = defaults.LISTEN
     base_url: str | None = None  # public address of this daemon, used for ack links in notifications
-    # environment variable holding the bearer token for POST /api/v1/alerts/{id}/ack|resolve; unset = disabled
+    # deprecated alias of auth.responder_token_env (the respond role's token); set one of the two
     responder_token_env: str | None = None
     # environment variable holding the HMAC key that signs the one-click ack links in notifications
     link_secret_env: str | None = None
+    auth: AuthSettings = AuthSettings()
 
     @field_validator("listen")
     @classmethod
@@ -68,9 +126,22 @@ class HttpSettings(_Strict):
         parse_listen(v)
         return v
 
+    @field_validator("auth")
+    @classmethod
+    def _auth(cls, v: AuthSettings, info: ValidationInfo) -> AuthSettings:
+        if v.responder_token_env and info.data.get("responder_token_env"):
+            raise ValueError("responder_token_env is also set as http.responder_token_env (its old name): keep one")
+        listen = info.data.get("listen")
+        host = parse_listen(listen)[0] if v.anonymous_role and listen else None
+        if host is not None and host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError(f"anonymous_role is allowed only with a loopback listen address (127.0.0.1, ::1), "
+                             f"not {host!r}: anyone who reaches the port could read")
+        return v
+
 
 class LoggingSettings(_Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json", "logfmt"] = "text"  # one line per event; json/logfmt for log collectors
 
 
 class NlpSettings(_Strict):
@@ -151,16 +222,44 @@ class NotifierSettings(_Entry):
     pass
 
 
+class ClusterSettings(_Strict):
+    """Several replicas on one PostgreSQL database (monitor/cluster.py): each source is polled and
+    each brand evaluated by one replica at a time, through leases in the database."""
+
+    lease: float = defaults.CLUSTER_LEASE_SECONDS  # a dead replica's work is taken over after at most this long
+    heartbeat: float | None = None  # how often a replica renews its leases; None = a third of the lease
+    replica_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")  # None = host-pid-random
+
+    _dur = field_validator("lease", "heartbeat", mode="before")(
+        lambda cls, v: None if v is None else parse_duration(v)
+    )
+
+    @model_validator(mode="after")
+    def _timing(self) -> ClusterSettings:
+        if self.lease < 1:
+            raise ValueError(f"lease must be at least 1s, got {self.lease!r}")
+        if self.heartbeat is not None and not 0 < self.heartbeat <= self.lease / 2:
+            raise ValueError(f"heartbeat ({self.heartbeat:g}s) must be positive and at most half the lease "
+                             f"({self.lease:g}s), so one late heartbeat does not lose every lease")
+        return self
+
+    @property
+    def heartbeat_seconds(self) -> float:
+        return self.heartbeat if self.heartbeat is not None else self.lease * defaults.CLUSTER_HEARTBEAT_FRACTION
+
+
 class _Root(_Strict):
     storage: StorageSettings = StorageSettings()
     http: HttpSettings = HttpSettings()
     logging: LoggingSettings = LoggingSettings()
     nlp: NlpSettings = NlpSettings()
     alerts: AlertSettings = AlertSettings()
+    reports: ReportSettings = ReportSettings()  # monitor/settings_reports.py
     brands: list[BrandSettings] = Field(min_length=1)
     sources: list[SourceSettings] = Field(default_factory=list)
     notifiers: list[NotifierSettings] = Field(default_factory=list)
     plan: str | dict[str, Any] | None = None  # path to the crisis plan (relative to this file) or inline
+    cluster: ClusterSettings = ClusterSettings()
 
     @model_validator(mode="after")
     def _unique_ids(self) -> _Root:
@@ -190,6 +289,9 @@ class Config:
     notifiers: tuple[NotifierSettings, ...]
     plan: dict[str, Any] | None  # the plan mapping, read from its file when given as a path
     plan_file: str | None  # where the plan came from, for error messages
+    retention: RetentionSettings = field(default_factory=RetentionSettings)  # storage.retention
+    reports: ReportSettings = field(default_factory=ReportSettings)  # reports: (scheduled weekly/monthly reports)
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
 
     def resolve(self, path: str) -> Path:
         p = Path(path).expanduser()
@@ -310,6 +412,8 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         file=file,
         base_dir=base_dir,
         storage_url=storage_url,
+        retention=root.storage.retention,
+        reports=root.reports,
         http=root.http,
         logging=root.logging,
         nlp=root.nlp,
@@ -319,6 +423,7 @@ def load_config(path: str | Path, *, environ: Mapping[str, str] | None = None) -
         notifiers=tuple(root.notifiers),
         plan=plan,
         plan_file=plan_file,
+        cluster=root.cluster,
     )
 
 

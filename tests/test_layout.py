@@ -15,7 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("monitor", "sources", "nlp", "alerts")
 
-WIRING = ("monitor.pipeline", "monitor.scheduler", "monitor.daemon", "monitor.api", "monitor.cli", "monitor.reports")
+WIRING = ("monitor.pipeline", "monitor.scheduler", "monitor.daemon", "monitor.api", "monitor.cli", "monitor.reports",
+          "monitor.cluster", "monitor.reload", "monitor.web",
+          "monitor.cli_history", "monitor.api_history", "monitor.openapi")
+WIRING += ("monitor.cli_ops", "monitor.status", "monitor.housekeeping")  # issue 6: db/status commands, retention task
 OURS = ("monitor", "sources", "nlp", "alerts")
 
 RULES: list[tuple[tuple[str, ...], tuple[str, ...]]] = [

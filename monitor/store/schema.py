@@ -80,7 +80,9 @@ mention_brands = sa.Table(
     sa.Column("brand", sa.String(100), primary_key=True),
     sa.Column("published_ts", sa.BigInteger, nullable=False),
     sa.Column("sentiment_label", sa.String(16), nullable=False),
-    sa.Index(None, "brand", "published_ts"),
+    # Migration 0003 widened (brand, published_ts) to cover the mention stream and the series:
+    # a brand's page, newest first, filtered by sentiment, and its per-bucket counts read only this index.
+    sa.Index(None, "brand", "published_ts", "mention_id", "sentiment_label"),
 )
 
 source_state = sa.Table(
@@ -157,4 +159,89 @@ outbox = sa.Table(
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Index(None, "status", "next_attempt_at"),
     sa.Index(None, "alert_id"),
+)
+
+# Migration 0004. Exclusive work shared by replicas (monitor/store/leases.py): "source:<id>"
+# (who polls it), "eval:<brand>" (who evaluates its alerts), "replica:<id>" (who is alive).
+# token grows on every takeover (fencing); rows are kept when released so it never goes back.
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(300), primary_key=True),
+    sa.Column("holder", sa.String(200), nullable=False),  # replica id: host-pid-random
+    sa.Column("token", sa.BigInteger, nullable=False),
+    sa.Column("acquired_at", UTCDateTime, nullable=False),
+    sa.Column("renewed_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),  # database clock on PostgreSQL
+    sa.Column("ready_at", UTCDateTime),  # the holder caught up on the work it took over
+)
+
+# Migration 0005. Daily counts of mentions that retention pruned (monitor/store/retention.py):
+# a mention is counted here in the same transaction that deletes it, so every mention is in
+# exactly one of `mentions` or `mention_daily` and reports add the two. day = UTC publication day.
+mention_daily = sa.Table(
+    "mention_daily",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("brand", sa.String(100), primary_key=True),
+    sa.Column("source_id", sa.String(200), primary_key=True),
+    sa.Column("sentiment_label", sa.String(16), primary_key=True),
+    sa.Column("mentions", sa.BigInteger, nullable=False),
+    sa.Column("engagement", sa.BigInteger, nullable=False),  # summed engagement of those mentions
+    sa.Index(None, "brand", "day"),
+)
+
+
+# --- mention history and analyst corrections (migration 0003; monitor/store/query.py, corrections.py) ---
+
+# The mention stream filtered by source or author, newest first (by brand: mention_brands' index).
+sa.Index("ix_mentions_source_id_published_at", mentions.c.source_id, mentions.c.published_at)
+sa.Index("ix_mentions_author_published_at", mentions.c.author, mentions.c.published_at)
+
+# Analysts' corrections, never updated, only appended: the audit trail. Each one takes effect in
+# mention_brands in the same transaction (a relabel rewrites the mention's sentiment_label there,
+# "irrelevant" deletes the (mention, brand) row, "restore" puts it back), so every count honours
+# it; mentions.sentiment_label stays the model's own output.
+mention_corrections = sa.Table(
+    "mention_corrections",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("mention_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+              sa.ForeignKey("mentions.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("brand", sa.String(100)),  # the brand an irrelevant/restore is about; NULL for a relabel
+    sa.Column("kind", sa.String(16), nullable=False),  # sentiment, irrelevant, restore
+    sa.Column("sentiment_label", sa.String(16)),  # the analyst's label (kind sentiment only)
+    sa.Column("actor", sa.String(200), nullable=False),  # who corrected
+    sa.Column("note", sa.Text, nullable=False),  # why ("" when not said)
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(
+        "(kind = 'sentiment' AND brand IS NULL AND sentiment_label IS NOT NULL"
+        " AND sentiment_label IN ('negative', 'neutral', 'positive'))"
+        " OR (kind IN ('irrelevant', 'restore') AND sentiment_label IS NULL AND brand IS NOT NULL)",
+        name="ck_mention_corrections_kind",
+    ),
+    sa.Index(None, "mention_id"),
+)
+
+# Migration 0006. One row per scheduled report delivery: (report kind, period, brand scope,
+# channel, contact) is unique, so each period's report reaches each target once across restarts
+# and replicas (monitor/reports/schedule.py); status/attempts/claim work like the outbox's.
+report_sends = sa.Table(
+    "report_sends",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # week, month
+    sa.Column("period_end", sa.Date, nullable=False),  # the period's last local day
+    sa.Column("scope", sa.String(100), nullable=False),  # brand id, or "*" for all brands
+    sa.Column("channel", sa.String(100), nullable=False),  # notifier id
+    sa.Column("contact", sa.String(100), nullable=False),  # plan contact id; "" when the channel was named itself
+    sa.Column("status", sa.String(16), nullable=False),  # pending, sending, done, failed
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_until", UTCDateTime),
+    sa.Column("delivered_at", UTCDateTime),
+    sa.Column("last_error", sa.Text),
+    sa.UniqueConstraint("kind", "period_end", "scope", "channel", "contact"),
+    sa.Index(None, "status", "next_attempt_at"),
 )

@@ -64,6 +64,7 @@ def test_every_metric_is_in_the_readme() -> None:
     Metrics(registry)
     names = {m.name for m in registry.collect()}
     names |= {"brandpulse_source_last_success_timestamp_seconds", "brandpulse_source_consecutive_failures",
-              "brandpulse_alerts_open", "brandpulse_outbox_notifications"}
+              "brandpulse_alerts_open", "brandpulse_outbox_notifications",
+              "brandpulse_outbox_oldest_due_timestamp_seconds"}
     missing = sorted(n for n in names if n not in README)
     assert not missing, f"metrics missing from README.md: {missing}"

@@ -15,6 +15,17 @@ from monitor.settings import load_config
 from tests.acceptance.test_daemon import make_config, write_stream
 
 
+def _anonymous_reads(path: Path) -> Path:
+    """These tests are about the endpoints, not access control (tests/monitor/test_auth.py):
+    reads need no token, as http.auth.anonymous_role allows on a loopback address."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["http"]["auth"] = {"anonymous_role": "read"}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def running(tmp_path: Path, sqlite_url: str, http_server):
     from datetime import UTC, datetime
@@ -22,7 +33,8 @@ def running(tmp_path: Path, sqlite_url: str, http_server):
     write_stream(tmp_path / "stream.jsonl", datetime.now(UTC))
     http_server.route("/hook", status=200)
     http_server.route("/feed.xml", status=503, headers={"Retry-After": "120"})  # a dead source
-    config = load_config(make_config(tmp_path, sqlite_url, http_server.url("/hook"), http_server.url("/feed.xml")))
+    path = make_config(tmp_path, sqlite_url, http_server.url("/hook"), http_server.url("/feed.xml"))
+    config = load_config(_anonymous_reads(path))
     registry = CollectorRegistry()
     daemon = Daemon(config, registry=registry, listen="127.0.0.1:0")
     daemon.run_once()
@@ -102,6 +114,7 @@ def secured(tmp_path: Path, sqlite_url: str, http_server, monkeypatch):
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     data["http"].update(base_url="https://bp.example.com/", responder_token_env=TOKEN_ENV, link_secret_env=LINK_ENV)
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    _anonymous_reads(path)  # responder_token_env above is the old name of http.auth.responder_token_env
     monkeypatch.setenv(TOKEN_ENV, "s3cret-token")
     monkeypatch.setenv(LINK_ENV, "link-key")
     daemon = Daemon(load_config(path), registry=CollectorRegistry(), listen="127.0.0.1:0")
@@ -125,7 +138,7 @@ def test_write_endpoints_are_forbidden_without_a_configured_token(running) -> No
     [alert] = httpx.get(f"{base}/api/v1/alerts").json()["alerts"]
     resp = httpx.post(f"{base}/api/v1/alerts/{alert['id']}/ack", json={"by": "张三"},
                       headers={"Authorization": "Bearer anything"})
-    assert "http.responder_token_env" in _error(resp, 403)
+    assert "http.auth.responder_token_env" in _error(resp, 403)
     link = httpx.get(f"{base}/ack/{alert['id']}", params={"by": "li-si", "sig": "00"})
     assert "http.link_secret_env" in _error(link, 403)
     assert httpx.get(f"{base}/api/v1/alerts/{alert['id']}").json()["alert"]["state"] == "firing"

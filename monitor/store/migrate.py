@@ -12,6 +12,7 @@ the only way tables come to exist, so SQLite and PostgreSQL share one history.
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -30,6 +31,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # pg_advisory_xact_lock key ("BPMI"): replicas starting together migrate one at a time.
 _PG_LOCK_KEY = 0x42504D49
+# Alembic's ``op`` and ``context`` are module-level proxies: two threads of one process migrating
+# at once (two databases, or a CLI command beside the daemon) would run one's operations on the
+# other's connection. One migration per process at a time.
+_ALEMBIC_LOCK = threading.Lock()
 
 
 def _config() -> Config:
@@ -64,7 +69,7 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     not know (it was migrated by a newer BrandPulse).
     """
     try:
-        with begin_immediate(engine) as conn:
+        with _ALEMBIC_LOCK, begin_immediate(engine) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
             before = MigrationContext.configure(conn).get_current_revision()

@@ -84,6 +84,41 @@ def test_replicas_starting_together_migrate_once(db_url: str) -> None:
             e.dispose()
 
 
+def test_one_process_migrating_two_databases_at_once_keeps_them_apart(sqlite_url: str, pg_url: str) -> None:
+    """Alembic's op/context proxies are process globals: without the process lock, the SQLite
+    thread's CREATE TABLE and the PostgreSQL thread's CREATE INDEX crossed connections
+    ("relation mentions does not exist", then KeyError 'script')."""
+    for _ in range(3):
+        engines = {"sqlite": make_engine(sqlite_url), "postgres": make_engine(pg_url)}
+        errors: list[BaseException] = []
+
+        def run(e: sa.Engine, errors: list[BaseException] = errors) -> None:
+            try:
+                upgrade(e)
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(e,)) for e in engines.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        try:
+            assert errors == []
+            for e in engines.values():
+                assert current_revision(e) == head_revision()
+                with e.connect() as conn:
+                    assert not compare_metadata(MigrationContext.configure(conn), schema.metadata)
+        finally:
+            for e in engines.values():
+                with e.begin() as conn:
+                    for table in reversed(schema.metadata.sorted_tables):
+                        conn.execute(sa.text(f"DROP TABLE IF EXISTS {table.name}"
+                                             f"{' CASCADE' if conn.dialect.name == 'postgresql' else ''}"))
+                    conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+                e.dispose()
+
+
 def test_database_from_a_newer_version_is_a_store_error(db_url: str) -> None:
     engine = make_engine(db_url)
     try:

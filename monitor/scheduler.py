@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -89,6 +90,9 @@ class Scheduler:
         self._task_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bp-task")
         self._slots: dict[str, _SourceSlot] = {}
         self._tasks_busy: dict[str, bool] = {}
+        # task name -> (what its last failure was, failures in a row): a task failing the same
+        # way every tick (the database is down) logs its traceback once, then its recovery
+        self._task_failures: dict[str, tuple[str, int]] = {}
         self._task_jobs: dict[str, schedule.Job] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -269,8 +273,10 @@ class Scheduler:
         def run() -> None:
             try:
                 fn()
-            except Exception:
-                log.exception("task=%s failed", name)
+            except Exception as exc:
+                self._task_failed(name, exc)
+            else:
+                self._task_succeeded(name)
             finally:
                 with self._lock:
                     self._tasks_busy[name] = False
@@ -279,6 +285,26 @@ class Scheduler:
             self._task_pool.submit(run)
         except RuntimeError:
             self._tasks_busy[name] = False
+
+
+    def _task_failed(self, name: str, exc: Exception) -> None:
+        what = f"{type(exc).__name__}: {_DIGITS.sub('#', str(exc).splitlines()[0] if str(exc) else '')}"
+        with self._lock:
+            last, count = self._task_failures.get(name, ("", 0))
+            self._task_failures[name] = (what, count + 1)
+        if what != last:
+            log.exception("task=%s failed (logged once until it changes or recovers)", name)
+        else:
+            log.debug("task=%s failed again (%d in a row): %s", name, count + 1, what)
+
+    def _task_succeeded(self, name: str) -> None:
+        with self._lock:
+            failed = self._task_failures.pop(name, None)
+        if failed is not None:
+            log.info("task=%s recovered after %d failures", name, failed[1])
+
+
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 
 
 def _close(source: Source) -> None:

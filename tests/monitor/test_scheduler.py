@@ -71,3 +71,45 @@ def test_hanging_and_failing_sources_do_not_block_others(tmp_path: Path, sqlite_
     assert slow == 1, "a source must never be polled again while its previous poll is running"
     assert dead == 1, "a failing source must back off, not be re-polled every interval"
     assert len(ticks) >= 5, "periodic tasks must keep running beside the polls"
+
+
+def test_a_task_failing_the_same_way_every_tick_logs_once_then_its_recovery(
+        sqlite_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The database down under the evaluate/dispatch tasks: one traceback, not one per tick."""
+    engine = make_engine(sqlite_url)
+    upgrade(engine)
+    clock = SystemClock()
+    pipeline = Pipeline(engine, TextProcessor([Brand("acme", "ACME")], model=SentimentModel.load()),
+                        Metrics(CollectorRegistry()), clock)
+    sched = Scheduler(pipeline, clock)
+    calls: list[float] = []
+    healthy = threading.Event()
+
+    def task() -> None:
+        calls.append(time.monotonic())
+        if not healthy.is_set():
+            raise ConnectionError(f"connection to 127.0.0.1:5432 refused after {len(calls) * 0.1:.1f}s")
+        if len(calls) > 100:
+            raise ValueError("something else")
+
+    sched.add_task("evaluate", 0.05, task)
+    caplog.set_level("DEBUG", logger="monitor.scheduler")
+    sched.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(calls) < 6 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        healthy.set()
+        failed_before = len(calls)
+        while len(calls) < failed_before + 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        sched.stop()
+        engine.dispose()
+    lines = [r for r in caplog.records if r.name == "monitor.scheduler" and "task=evaluate" in r.getMessage()]
+    errors = [r for r in lines if r.levelname == "ERROR"]
+    assert len(calls) >= 8
+    assert len(errors) == 1 and errors[0].exc_info is not None, [r.getMessage() for r in lines]
+    assert sum("failed again" in r.getMessage() for r in lines) >= 4  # the repeats are still there, at DEBUG
+    recovered = [r.getMessage() for r in lines if "recovered" in r.getMessage()]
+    assert len(recovered) == 1 and recovered[0].startswith("task=evaluate recovered after ")

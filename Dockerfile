@@ -10,12 +10,17 @@ COPY alerts ./alerts
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin brandpulse \
+# A CJK font for the report charts (Chinese brand names and keywords); no compilers here.
+RUN apt-get update && apt-get install -y --no-install-recommends fonts-wqy-microhei \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin brandpulse \
     && mkdir -p /data && chown brandpulse /data
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 COPY config /app/config
-ENV BRANDPULSE_HOME=/app PYTHONUNBUFFERED=1
+# Runs with a read-only root filesystem (compose: read_only + tmpfs /tmp): the only writes are
+# the database under /data and caches (jieba, matplotlib) under /tmp.
+ENV BRANDPULSE_HOME=/app PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 MPLCONFIGDIR=/tmp/matplotlib
 USER brandpulse
 WORKDIR /data
 VOLUME ["/data"]

@@ -148,3 +148,20 @@ def test_the_daemon_config_of_the_stack_checks(compose: dict[str, Any], tmp_path
                          text=True, timeout=120, env=env, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "3 brands, 3 sources" in out.stdout
+
+
+def test_the_daemon_runs_non_root_on_a_read_only_root_filesystem(compose: dict[str, Any]) -> None:
+    """Issue 7: non-root, read-only root filesystem apart from the data volume (and a tmpfs /tmp
+    for the jieba and matplotlib caches, which the Dockerfile points there)."""
+    for name in ("brandpulse", "migrate"):
+        svc = compose["services"][name]
+        assert svc.get("read_only") is True, name
+        assert "/tmp" in svc.get("tmpfs", []), name
+        assert "no-new-privileges:true" in svc.get("security_opt", []) and svc.get("cap_drop") == ["ALL"], name
+        assert "user" not in svc or svc["user"] not in ("0", "root"), name
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    final = dockerfile.rsplit("\nFROM ", 1)[1]  # the runtime stage only
+    assert re.search(r"^USER brandpulse$", final, re.M) and "--uid 10001" in final
+    assert "MPLCONFIGDIR=/tmp/" in final  # matplotlib would otherwise write under $HOME
+    for compiler in ("gcc", "build-essential", "g++", "python3-dev"):
+        assert compiler not in final, f"{compiler} in the runtime image"

@@ -58,7 +58,7 @@ class HttpError(Exception):
         self.headers = headers or []
 
 
-_REASONS = {200: "OK", 303: "See Other", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+_REASONS = {200: "OK", 202: "Accepted", 303: "See Other", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
             404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
             429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
 # Pages show hostile text (mentions): no script runs at all, styles only from our own file,
@@ -125,6 +125,9 @@ class Api:
         from monitor.api_history import history_routes  # mentions, corrections, series, openapi.json
 
         self.routes += history_routes(self)
+        from monitor.api_push import push_routes  # POST /api/v1/push/{source_id}: signed, not token-checked
+
+        self.routes += push_routes(self)
         parts, http = daemon.parts, daemon.config.http
         self.auth = Authenticator(parts.tokens, http, session_secret=parts.session_secret,
                                   now=lambda: daemon.clock.now().timestamp(),

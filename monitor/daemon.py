@@ -32,6 +32,7 @@ from alerts.notify.base import Notifier
 from alerts.plan import CrisisPlan, load_plan
 from monitor import __version__, defaults
 from monitor.api import ApiServer
+from monitor.api_push import attach_spools
 from monitor.auth import read_tokens
 from monitor.clock import Clock, SystemClock
 from monitor.cluster import LeaseKeeper, gone_from_this_host, replica_id
@@ -150,6 +151,7 @@ class Daemon:
         self.parts = build_parts(config, self.clock)
         self.engine: sa.Engine = make_engine(config.storage_url)
         upgrade(self.engine)
+        attach_spools(self.parts.sources, self.engine)  # push sources read their spool in the store
         self.model = SentimentModel.load(config.resolve(config.nlp.model) if config.nlp.model else None,
                                          neutral_band=config.nlp.neutral_band)
         self.metrics.set_model(self.model.version)

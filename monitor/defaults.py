@@ -17,6 +17,9 @@ FILE_MAX_ITEMS_PER_POLL = 5_000  # rows a file source hands over per poll; the r
 BACKOFF_BASE_SECONDS = 30.0  # first retry delay after a failed poll, doubled per consecutive failure
 BACKOFF_MAX_SECONDS = 3_600.0  # the longest delay between retries of a failing source
 SEEN_IDS_KEPT = 2_000  # feed entry ids a source remembers to skip entries it already delivered
+PUSH_WINDOW_SECONDS = 300.0  # push sources: how far a request's signed timestamp may be from now (either way), seconds
+PUSH_MAX_BYTES = 5 * 1024 * 1024  # push sources: request body cap, bytes (larger -> 413)
+PUSH_MAX_ITEMS_PER_POLL = 5_000  # push sources: spooled items handed to the pipeline per poll
 
 # --- nlp ---
 NEUTRAL_BAND = (0.4, 0.6)  # positive-probability band labelled neutral (the model is unsure)

@@ -166,6 +166,37 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "requestBody": _body(_ACT_BODY),
         "responses": {"200": _ok({"alert": _ref("Alert")}, ["alert"])},
     },
+    ("POST", r"^/api/v1/push/([^/]+)$"): {  # monitor/api_push.py, sources/push.py
+        "operationId": "pushMentions", "path_params": ["source_id"],
+        "description": "Records for a `kind: push` source, mapped with its `fields`/`preset`. Authenticated by "
+                       "an HMAC-SHA256 signature with the source's secret (`secret_env`), not by a token. "
+                       "202 only once the records are stored: a crash after it loses nothing.",
+        "parameters": [
+            {"name": "X-BrandPulse-Timestamp", "in": "header", "required": True,
+             "schema": {"type": "string", "pattern": "^[0-9]+$"},
+             "description": "unix seconds; refused (401) when further than the source's `window` from now"},
+            {"name": "X-BrandPulse-Signature", "in": "header", "required": True,
+             "schema": {"type": "string", "pattern": "^sha256=[0-9a-fA-F]{64}$"},
+             "description": 'sha256=<hex HMAC-SHA256(secret, "{timestamp}.{raw body}")>; a signature '
+                            "accepted before is refused as a replay (401)"},
+        ],
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": {"oneOf": [{"type": "object"},
+                                                      {"type": "array", "items": {"type": "object"}}]}},
+            "application/x-ndjson": {"schema": {"type": "string", "description": "one JSON object a line"}}}},
+        "responses": {
+            "202": {"description": "stored; the source's next poll scores them",
+                    "content": {"application/json": {"schema": _obj({
+                        "ok": {"const": True}, "accepted": _INT,
+                        "rejected": {"type": "array", "items": _STR,
+                                     "description": "records without a usable text/time, one line each"}},
+                        ["ok", "accepted", "rejected"])}}},
+            "401": {"description": "bad or missing signature, timestamp outside the window, or a replay",
+                    "content": {"application/json": {"schema": _ref("Error")}}},
+            "413": {"description": "body larger than the source's max_bytes",
+                    "content": {"application/json": {"schema": _ref("Error")}}},
+        },
+    },
     ("GET", r"^/api/v1/openapi\.json$"): {
         "operationId": "openapi",
         "responses": {"200": {"description": "this document",
@@ -230,6 +261,8 @@ def build_openapi(routes: list[Route]) -> dict[str, Any]:
             op["parameters"] = parameters
         if "requestBody" in spec:
             op["requestBody"] = spec["requestBody"]
+        if "description" in spec:
+            op["description"] = spec["description"]
         responses = dict(spec.get("responses") or {"200": {"description": "OK", "content": {
             "application/json": {"schema": {"type": "object"}}}}})
         for code, resp in _ERRORS.items():

@@ -53,6 +53,7 @@ class ReloadResult:
 
 def reload_daemon(daemon: Daemon, path: str | None = None) -> ReloadResult:
     """Re-read ``path`` (default: the file the daemon started from) and swap it in, or reject it."""
+    from monitor.api_push import attach_spools
     from monitor.daemon import build_parts  # the daemon imports this module
 
     with _lock:
@@ -61,6 +62,7 @@ def reload_daemon(daemon: Daemon, path: str | None = None) -> ReloadResult:
         try:
             new = load_config(file)
             parts = build_parts(new, daemon.clock)
+            attach_spools(parts.sources, daemon.engine)  # new or changed push sources read the store's spool
         except ConfigError as exc:
             return _reject(file, exc.lines() if isinstance(exc, ConfigErrors) else [str(exc)])
         try:

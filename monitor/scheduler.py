@@ -66,6 +66,7 @@ class _SourceSlot:
     job: schedule.Job | None = None
     successor: Source | None = None  # replaces ``source`` once the poll in flight is done (reload)
     removed: bool = False  # close ``source`` once the poll in flight is done
+    again: bool = False  # poll_now() came while a poll was running: poll again once it ends
 
 
 class Scheduler:
@@ -169,6 +170,9 @@ class Scheduler:
             if slot is None:
                 return
             slot.not_before = None
+            if slot.busy:  # what it was asked for may have arrived after the running poll read
+                slot.again = True
+                return
         self._submit_poll(slot)
 
     def add_task(self, name: str, interval: float, fn: Callable[[], object]) -> None:
@@ -244,6 +248,7 @@ class Scheduler:
             retired: list[Source] = []
             with self._lock:
                 slot.busy = False
+                again, slot.again = slot.again, False
                 if outcome is not None and not outcome.ok and not outcome.lease_lost:
                     # 0 failures counted: the store failed, not the source; retry at the next poll
                     delay = backoff_seconds(outcome.consecutive_failures, outcome.retry_after)
@@ -257,7 +262,7 @@ class Scheduler:
                     retired.append(slot.source)
             for old in retired:
                 _close(old)
-        if outcome is not None and outcome.ok and outcome.more and not slot.removed:
+        if ((outcome is not None and outcome.ok and outcome.more) or again) and not slot.removed:
             self._submit_poll(slot)
 
     # --- periodic tasks -------------------------------------------------------------------

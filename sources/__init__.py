@@ -25,6 +25,7 @@ from monitor.clock import Clock
 from monitor.errors import ConfigError, ConfigErrors
 from sources.base import PollResult, Source, SourceOptions, config_errors
 from sources.files import FileSource
+from sources.push import PushSource
 from sources.rss import RssSource
 
 __all__ = ["SOURCE_KINDS", "PollResult", "Source", "SourceOptions", "build_source", "resolve_source_kind"]
@@ -32,6 +33,7 @@ __all__ = ["SOURCE_KINDS", "PollResult", "Source", "SourceOptions", "build_sourc
 SOURCE_KINDS: dict[str, type[Any]] = {
     "rss": RssSource,
     "file": FileSource,
+    "push": PushSource,  # records POSTed to /api/v1/push/{id}, spooled by monitor/api_push.py
 }
 
 

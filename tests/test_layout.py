@@ -19,6 +19,8 @@ WIRING = ("monitor.pipeline", "monitor.scheduler", "monitor.daemon", "monitor.ap
           "monitor.cluster", "monitor.reload", "monitor.web",
           "monitor.cli_history", "monitor.api_history", "monitor.openapi")
 WIRING += ("monitor.cli_ops", "monitor.status", "monitor.housekeeping")  # issue 6: db/status commands, retention task
+WIRING += ("monitor.cli_nlp",)  # issue 3: train/eval/explain commands
+WIRING += ("monitor.api_push",)  # issue 7: push sources' endpoint and spool
 OURS = ("monitor", "sources", "nlp", "alerts")
 
 RULES: list[tuple[tuple[str, ...], tuple[str, ...]]] = [

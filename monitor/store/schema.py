@@ -245,3 +245,32 @@ report_sends = sa.Table(
     sa.UniqueConstraint("kind", "period_end", "scope", "channel", "contact"),
     sa.Index(None, "status", "next_attempt_at"),
 )
+
+
+# --- push sources (migration 0007; monitor/store/push.py, sources/push.py) ---
+
+# Records POSTed to /api/v1/push/{source_id}, stored before the 202 answer and handed to the
+# pipeline by the source's poll (cursor = the last id it delivered); rows a committed cursor
+# covers are deleted by the next poll.
+push_items = sa.Table(
+    "push_items",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("source_id", sa.String(200), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),  # one record, as JSON text
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Index(None, "source_id", "id"),
+    # ids are the poll's cursor: never reused, also on SQLite after the table was emptied
+    sqlite_autoincrement=True,
+)
+
+# Signatures of accepted pushes, kept until their timestamp is well outside the window, so a
+# replayed request is refused across restarts and replicas (the primary key decides a race).
+push_signatures = sa.Table(
+    "push_signatures",
+    metadata,
+    sa.Column("source_id", sa.String(200), primary_key=True),
+    sa.Column("signature", sa.String(64), primary_key=True),  # hex HMAC-SHA256
+    sa.Column("expires_at", UTCDateTime, nullable=False),  # signed timestamp + 2 windows
+    sa.Index(None, "expires_at"),
+)

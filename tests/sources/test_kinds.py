@@ -8,11 +8,12 @@ from monitor.errors import ConfigError, ConfigErrors
 from sources import SOURCE_KINDS, PollResult, Source, build_source, resolve_source_kind
 from sources.base import strip_html
 from sources.files import FileSource
+from sources.push import PushSource
 from sources.rss import RssSource
 
 
 def test_kind_table_and_resolution():
-    assert SOURCE_KINDS == {"rss": RssSource, "file": FileSource}
+    assert SOURCE_KINDS == {"rss": RssSource, "file": FileSource, "push": PushSource}
     assert resolve_source_kind("rss") is RssSource
     for cls in SOURCE_KINDS.values():
         assert cls.kind in SOURCE_KINDS and SOURCE_KINDS[cls.kind] is cls and cls.kind.islower()
@@ -22,7 +23,7 @@ def test_unknown_kind_names_the_valid_kinds(tmp_path, clock):
     with pytest.raises(ConfigError) as exc:
         build_source("s", "twitter", {}, base_dir=tmp_path, clock=clock)
     assert exc.value.key_path == "kind"
-    assert str(exc.value) == "kind: unknown source kind 'twitter' (valid kinds: file, rss)"
+    assert str(exc.value) == "kind: unknown source kind 'twitter' (valid kinds: file, push, rss)"
 
 
 def test_built_sources_satisfy_the_protocol(tmp_path, clock):

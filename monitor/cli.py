@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitor import __version__
+from monitor import __version__, cli_nlp
 from monitor.cli_history import HISTORY_COMMANDS, add_history_commands
 from monitor.cli_ops import COMMANDS as OPS_COMMANDS
 from monitor.cli_ops import add_commands as add_ops_commands
@@ -91,13 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", default=None, help="with --brand: end, an ISO date or time (default: now)")
     _config_arg(p)
 
-    p = sub.add_parser("train", help="train the sentiment model from labelled CSV files")
-    p.add_argument("--data", default=str(project_dir().parent / "shared" / "data" / "sentiment"),
-                   help="folder with <name>.train.csv / <name>.dev.csv (default ../shared/data/sentiment)")
-    p.add_argument("--out", default=None, help="output folder (default: the shipped nlp/model)")
-    p.add_argument("--include-english", action="store_true",
-                   help="also train on en_airline (CC BY-NC-SA 4.0: never ship that model)")
-    p.add_argument("--sample", type=int, default=None, help="train on at most N rows per file (quick checks)")
+    cli_nlp.add_parsers(sub, project_dir().parent / "shared" / "data" / "sentiment")  # train, eval, explain
 
     p = sub.add_parser("alerts", help="list, show, acknowledge or resolve alerts")
     _config_arg(p)
@@ -293,18 +287,6 @@ def _print_kpis(k: dict[str, Any]) -> None:
               f"share within {c['recovery_hours']:g}h{share}; {c['pending']} still in their recovery window")
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from nlp.train import train
-
-    setup_logging("INFO")
-    from nlp.sentiment import SHIPPED_MODEL_DIR
-
-    out = Path(args.out) if args.out else SHIPPED_MODEL_DIR
-    report = train(Path(args.data), out, include_english=args.include_english, sample=args.sample)
-    print(json.dumps(report, ensure_ascii=False, indent=2))
-    return 0
-
-
 def cmd_alerts(args: argparse.Namespace) -> int:
     from alerts import records
     from alerts.engine import AlertEngine
@@ -425,7 +407,7 @@ COMMANDS = {
     "check-plan": cmd_check_plan,
     "drill": cmd_drill,
     "backtest": cmd_backtest,
-    "train": cmd_train,
+    **cli_nlp.COMMANDS,  # train, eval, explain
     "alerts": cmd_alerts,
     "report": cmd_report,
     **OPS_COMMANDS,

@@ -71,12 +71,36 @@ class EnglishRules:
     def cues(self, text: str) -> int:
         return min(self.max_cues, len(_CUES.findall(text)))
 
+    def cue_words(self, text: str) -> list[str]:
+        """The complaint cues found, in order (the first ``max_cues`` count)."""
+        return [m.group(0) for m in _CUES.finditer(text)]
+
     def probability(self, text: str) -> float:
         return self.from_compound(vader_compound(text), self.cues(text) if self.cue_weight else 0)
 
     def from_compound(self, compound: float, cues: int) -> float:
+        return sigmoid(self.logit(compound, cues))
+
+    def logit(self, compound: float, cues: int) -> float:
         c = compound if compound <= 0 else max(compound - self.positive_floor, 0.0)
-        return sigmoid(self.slope * c - self.cue_weight * cues)
+        return self.slope * c - self.cue_weight * cues
+
+    def mixed_logit(self, text: str) -> float:
+        """VADER's logit for the English words of a mostly Chinese text ("华为 phone is terrible"),
+        0.0 when there are none. No complaint cues here: in a Chinese post the complaint is in
+        the Chinese words, and "24 hours" or "again" are not complaints on their own."""
+        words = latin_words(text)
+        if not words:
+            return 0.0
+        return self.logit(vader_compound(" ".join(words)), 0)
+
+
+_LATIN_WORD_RE = re.compile(r"[A-Za-z][A-Za-z']*")
+
+
+def latin_words(text: str) -> list[str]:
+    """The Latin-script words of a text, in order (what VADER reads of a mixed post)."""
+    return _LATIN_WORD_RE.findall(text)
 
 
 def vader_probability(compound: float) -> float:
@@ -97,6 +121,12 @@ class _Vader:
 
                     cls._analyzer = SentimentIntensityAnalyzer()
         return float(cls._analyzer.polarity_scores(text)["compound"])
+
+
+def vader_lexicon() -> dict[str, float]:
+    """VADER's word -> valence table (lower-case words), for explanations."""
+    _Vader.compound("")
+    return dict(_Vader._analyzer.lexicon)
 
 
 def vader_compound(text: str) -> float:

@@ -151,6 +151,57 @@ def negation_marks(tokens: Sequence[str], window: int) -> list[str]:
     return out
 
 
+# Degree adverbs (很/太/非常 ... very/too/so): "太 贵" adds "DEG_贵", so intensified words get a
+# weight of their own. Contrast connectives (但是/不过/可是 ... but/however): the words after one,
+# up to the end of the sentence, add "BUT_<word>"; in reviews the clause after 但是 usually
+# carries the verdict ("速度很快，但菜好咸啊"). Both are optional mark kinds (FeatureParams).
+DEGREE_WORDS = frozenset(
+    "很 太 非常 超 超级 特别 真 真的 好 挺 十分 极 极其 最 相当 蛮 比较 有点 有些 略 稍微 更 太过 巨 贼 "
+    "too very so really extremely quite".split()
+)
+CONTRAST_WORDS = frozenset("但 但是 可是 不过 就是 只是 然而 却 可惜 无奈 只不过 but however though".split())
+_SENTENCE_END = frozenset("。！？!?.;；…\n")
+MARK_KINDS = ("negation", "degree", "contrast")
+
+
+def degree_marks(tokens: Sequence[str]) -> list[str]:
+    """"DEG_<word>" for the word right after each degree adverb (not punctuation)."""
+    out: list[str] = []
+    for a, b in zip(tokens, tokens[1:], strict=False):
+        if a.lower() in DEGREE_WORDS and not _SCOPE_END.issuperset(b):
+            out.append("DEG_" + b.lower())
+    return out
+
+
+def contrast_marks(tokens: Sequence[str]) -> list[str]:
+    """"BUT_<word>" for the words after a contrast connective, up to the end of the sentence."""
+    if CONTRAST_WORDS.isdisjoint(tokens) and not any(t.lower() in CONTRAST_WORDS for t in tokens):
+        return []
+    out: list[str] = []
+    on = False
+    for tok in tokens:
+        low = tok.lower()
+        if low in CONTRAST_WORDS:
+            on = True
+        elif on and _SENTENCE_END.issuperset(low):
+            on = False
+        elif on and not _SCOPE_END.issuperset(low):
+            out.append("BUT_" + low)
+    return out
+
+
+def marks(tokens: Sequence[str], kinds: Sequence[str], window: int) -> list[str]:
+    """All marks of the given kinds for one token list (the mark block's "words")."""
+    out: list[str] = []
+    if "negation" in kinds:
+        out += negation_marks(tokens, window)
+    if "degree" in kinds:
+        out += degree_marks(tokens)
+    if "contrast" in kinds:
+        out += contrast_marks(tokens)
+    return out
+
+
 def sigmoid(z: float) -> float:
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -168,6 +219,7 @@ class FeatureParams:
     char_ngram: tuple[int, int] = (1, 3)
     mark_n_features: int = 2**16  # 0: no negation-scope block (format-1 models)
     negation_window: int = 3  # words after a negator that get a NEG_ mark
+    mark_kinds: tuple[str, ...] = ("negation",)  # which marks fill the mark block (MARK_KINDS)
     lowercase: bool = True
     sublinear_tf: bool = True
     norm: str = "l2"  # per block, after idf
@@ -177,6 +229,7 @@ class FeatureParams:
         d = asdict(self)
         d["word_ngram"] = list(self.word_ngram)
         d["char_ngram"] = list(self.char_ngram)
+        d["mark_kinds"] = list(self.mark_kinds)
         d["word_tokens"] = "jieba precise mode (nlp.segment.Segmenter), joined by spaces, token_pattern \\S+"
         return d
 
@@ -189,6 +242,7 @@ class FeatureParams:
             char_ngram=(int(d["char_ngram"][0]), int(d["char_ngram"][1])),
             mark_n_features=int(d.get("mark_n_features", 0)),  # absent in format-1 models
             negation_window=int(d.get("negation_window", 0)),
+            mark_kinds=tuple(str(k) for k in d.get("mark_kinds", ("negation",))),  # format 2: negation only
             lowercase=bool(d["lowercase"]),
             sublinear_tf=bool(d["sublinear_tf"]),
             norm=str(d["norm"]),
@@ -198,6 +252,8 @@ class FeatureParams:
             raise ValueError(f"unknown hash_algorithm {p.hash_algorithm!r}")
         if p.norm not in ("l2", "none"):
             raise ValueError(f"unknown norm {p.norm!r}")
+        if not set(p.mark_kinds) <= set(MARK_KINDS):
+            raise ValueError(f"unknown mark_kinds {p.mark_kinds!r}, expected some of {MARK_KINDS!r}")
         return p
 
     @property
@@ -230,8 +286,8 @@ class Featurizer:
         )
         if self._mark is None:
             return blocks
-        window = self.params.negation_window
-        return blocks + (self._mark.word_counts([negation_marks(t, window) for t in tokens], (1, 1)),)
+        window, kinds = self.params.negation_window, self.params.mark_kinds
+        return blocks + (self._mark.word_counts([marks(t, kinds, window) for t in tokens], (1, 1)),)
 
     def weigh(self, counts: Sequence[sp.csr_matrix], idfs: Sequence[np.ndarray]) -> sp.csr_matrix:
         """Sublinear tf, times idf, L2-normalised per block, blocks side by side."""

@@ -16,11 +16,20 @@ Scoring re-implements the linear model from those arrays: hashed features -> sub
 -> L2 per block -> ``coef . x + intercept`` -> Platt calibration ``sigmoid(a*d + b)``.
 Format 1 (two blocks, plain VADER for English) still loads.
 
-Routing: texts with Chinese characters -> the Chinese linear model; English (no Chinese) ->
-VADER plus complaint rules (nlp.english; a text with no sentiment words and no complaint cue is
-exactly 0.5), unless the artifact was trained with English data, then English uses the linear
-model too; texts with neither letters nor Chinese (emoji only) -> the emoji table in
-nlp.features; for Chinese texts the same table's polarity is added to the model's logit.
+Language routing (``nlp.features.route``; documented for users in the model card):
+
+- any Chinese character -> the Chinese linear model. Its logit gets two additions: the emoji
+  table's polarity (nlp.features; "小米 👍👍"), and for a post that mixes in English words
+  ("华为 phone is terrible"), VADER's reading of the Latin words alone (``english_logit``;
+  brand names and plain words carry no VADER valence, so "ACME Coffee 的外卖又洒了" is
+  unchanged). The addition is skipped when the artifact was trained with English data;
+- Latin letters and no Chinese -> VADER plus complaint rules (nlp.english; a text with no
+  sentiment words and no complaint cue is exactly 0.5), unless the artifact was trained with
+  English data, then English uses the linear model too;
+- neither (emoji, emoticons, punctuation: "😡😡", ":(") -> the emoji table alone; nothing known
+  -> 0.5. Short texts get no special case: "垃圾服务!!!" is negative from its n-grams.
+
+``explain(text)`` (nlp.explain) splits one score into the contributions of its features.
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ import threading
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -56,11 +65,15 @@ from nlp.features import (
 from nlp.normalize import normalize
 from nlp.segment import Segmenter
 
+if TYPE_CHECKING:
+    from nlp.explain import Explanation
+
 log = logging.getLogger(__name__)
 
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "model"
-FORMAT = "brandpulse-sentiment/2"
-FORMATS = ("brandpulse-sentiment/1", FORMAT)  # 1: word + char blocks, plain VADER for English
+FORMAT = "brandpulse-sentiment/3"
+# 1: word + char blocks, plain VADER for English; 2: + negation-mark block; 3: + mark kinds
+FORMATS = ("brandpulse-sentiment/1", "brandpulse-sentiment/2", FORMAT)
 _ARRAYS = ("coef", "intercept", "idf_word", "idf_char")
 _IDF_NAMES = ("idf_word", "idf_char", "idf_mark")  # one per feature block, in coef order
 
@@ -200,20 +213,36 @@ class SentimentModel:
             idx = linear[start : start + SCORE_BATCH]
             batch = [texts[i] for i in idx]
             toks = [tokens[i] for i in idx] if tokens is not None else [self._tokens(t) for t in batch]
-            for i, p in zip(idx, self.probabilities(batch, toks), strict=True):
-                # Emoji in an otherwise short text ("小米 👍👍") are evidence the char n-grams
-                # rarely saw in training; the table adds its logit on top of the model's.
-                probs[i] = _add_emoji(p, texts[i])
+            for i, z in zip(idx, self.logits(batch, toks), strict=True):
+                probs[i] = sigmoid(float(z) + self.extra_logit(texts[i]))
         return list(zip(probs, routes, strict=True))
 
-    def probabilities(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> list[float]:
-        """Calibrated P(positive) from the linear model, for every text regardless of route."""
+    def extra_logit(self, text: str) -> float:
+        """What the linear model's logit gets on top for a text it scores (module docstring):
+        the emoji table's polarity, and VADER on the English words of a mixed Chinese post."""
+        z = EMOJI_SLOPE * emoji_total(text)
+        if self.english_path != "model":
+            z += self.english.mixed_logit(text)
+        return z
+
+    def logits(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> np.ndarray:
+        """Calibrated logit ``a * (coef . x + intercept) + b`` of the linear model per text."""
         if not texts:
-            return []
+            return np.zeros(0)
         X = self.featurizer.weigh(self.featurizer.counts(texts, tokens), self.idfs)
         d = X @ self.coef + self.intercept
-        z = self.cal_a * np.asarray(d, dtype=np.float64) + self.cal_b
+        return self.cal_a * np.asarray(d, dtype=np.float64) + self.cal_b
+
+    def probabilities(self, texts: Sequence[str], tokens: Sequence[Sequence[str]]) -> list[float]:
+        """Calibrated P(positive) from the linear model alone, for every text regardless of route."""
+        z = self.logits(texts, tokens)
         return [float(v) for v in 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))]
+
+    def explain(self, text: str, tokens: Sequence[str] | None = None, *, normalized: bool = False) -> Explanation:
+        """Why ``text`` scored what it did: the contribution of each feature (nlp.explain)."""
+        from nlp.explain import explain
+
+        return explain(self, text, tokens, normalized=normalized)
 
     def to_sentiment(self, p: float) -> Sentiment:
         return Sentiment(label=label_for(p, self.neutral_band), score=round(p, 6), model_version=self.version)
@@ -224,14 +253,6 @@ class SentimentModel:
                 if self._segmenter is None:
                     self._segmenter = Segmenter()
         return self._segmenter.tokens(text)
-
-
-def _add_emoji(p: float, text: str) -> float:
-    total = emoji_total(text)
-    if total == 0.0:
-        return p
-    p = min(max(p, 1e-9), 1 - 1e-9)
-    return sigmoid(math.log(p / (1 - p)) + EMOJI_SLOPE * total)
 
 
 def _needed_arrays(meta: dict[str, Any]) -> tuple[str, ...]:

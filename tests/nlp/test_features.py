@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from nlp.features import FeatureParams, Featurizer, emoji_total, negation_marks
+from nlp.features import (
+    FeatureParams,
+    Featurizer,
+    contrast_marks,
+    degree_marks,
+    emoji_total,
+    marks,
+    negation_marks,
+)
 from nlp.normalize import normalize
 from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel
@@ -95,3 +103,33 @@ def test_format1_params_have_no_mark_block() -> None:
     del d["mark_n_features"], d["negation_window"]
     p = FeatureParams.from_json(d)
     assert p.mark_n_features == 0 and p.block_sizes == (p.word_n_features, p.char_n_features)
+
+
+def test_degree_and_contrast_marks(segmenter: Segmenter) -> None:
+    toks = segmenter.tokens("速度非常快，但是菜太咸了。下次再说")
+    assert degree_marks(toks) == ["DEG_快", "DEG_咸"]
+    assert contrast_marks(toks) == ["BUT_菜", "BUT_太", "BUT_咸", "BUT_了"]  # up to the full stop
+    assert contrast_marks(segmenter.tokens("Fast delivery but the food was cold")) == [
+        "BUT_the", "BUT_food", "BUT_was", "BUT_cold"]
+    assert contrast_marks(toks[:3]) == [] and degree_marks(["很", "!"]) == []
+    assert marks(toks, ("negation", "degree", "contrast"), 3) == degree_marks(toks) + contrast_marks(toks)
+    assert marks(segmenter.tokens("不好吃"), ("degree",), 3) == []
+
+
+def test_mark_kinds_are_stored_and_checked() -> None:
+    p = FeatureParams(mark_kinds=("negation", "degree"))
+    d = p.to_json()
+    assert d["mark_kinds"] == ["negation", "degree"]
+    assert FeatureParams.from_json(d) == p
+    del d["mark_kinds"]  # format-2 models: negation only
+    assert FeatureParams.from_json(d).mark_kinds == ("negation",)
+    with pytest.raises(ValueError, match="unknown mark_kinds"):
+        FeatureParams.from_json({**p.to_json(), "mark_kinds": ["sarcasm"]})
+
+
+def test_degree_marks_fill_the_mark_block(segmenter: Segmenter) -> None:
+    params = FeatureParams(word_n_features=64, char_n_features=64, mark_n_features=32,
+                           mark_kinds=("negation", "degree"))
+    texts = ["一点都不好吃", "很好吃"]
+    counts = Featurizer(params).counts(texts, [segmenter.tokens(t) for t in texts])
+    assert counts[2][0].sum() == 1.0 and counts[2][1].sum() == 1.0  # NEG_好吃; DEG_好吃

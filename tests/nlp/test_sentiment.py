@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -179,10 +180,38 @@ def test_plain_statements_are_not_confidently_negative(shipped_model: SentimentM
 
 
 def test_mixed_language_and_short_texts(shipped_model: SentimentModel) -> None:
-    texts = ["ACME Coffee 的外卖又洒了，客服也不理人", "用了一周 Xiaomi 的新耳机，音质真不错", "垃圾服务!!!", "😡😡"]
+    texts = ["ACME Coffee 的外卖又洒了，客服也不理人", "用了一周 Xiaomi 的新耳机，音质真不错", "垃圾服务!!!", "😡😡",
+             "华为 phone is terrible", "Huawei 客服 super helpful", "差", "好评", "小米 👍👍"]
     detail = shipped_model.score_detail(texts)
-    assert [r for _p, r in detail] == ["zh", "zh", "zh", "symbol"]
-    assert [shipped_model.to_sentiment(p).label for p, _r in detail] == [NEG, POS, NEG, NEG]
+    assert [r for _p, r in detail] == ["zh"] * 3 + ["symbol"] + ["zh"] * 5
+    labels = [shipped_model.to_sentiment(p).label for p, _r in detail]
+    assert labels == [NEG, POS, NEG, NEG, NEG, POS, NEG, POS, POS]
+
+
+def test_english_words_in_a_chinese_post_add_vader_only_when_they_carry_sentiment(
+    shipped_model: SentimentModel, segmenter: Segmenter
+) -> None:
+    rules = shipped_model.english
+    assert rules.mixed_logit("阿克米咖啡开了新店") == 0.0  # no Latin words: VADER is not even asked
+    assert rules.mixed_logit("ACME Coffee 的外卖又洒了") == 0.0  # brand names carry no valence
+    assert rules.mixed_logit("华为 phone is terrible") < -2.0
+    assert rules.mixed_logit("24 hours 营业, still open") == 0.0  # complaint cues are for English tweets only
+    text = "华为 phone is terrible"
+    [linear] = shipped_model.probabilities([text], [segmenter.tokens(text)])
+    [(full, _r)] = shipped_model.score_detail([text])
+    assert full < linear
+    assert math.log(full / (1 - full)) - math.log(linear / (1 - linear)) == pytest.approx(
+        rules.mixed_logit(text), abs=1e-6)
+
+
+def test_a_model_trained_with_english_reads_mixed_posts_itself(shipped_model: SentimentModel) -> None:
+    en_model = SentimentModel(path=shipped_model.path, meta={**shipped_model.meta, "english": {"path": "model"}},
+                              arrays={"coef": shipped_model.coef, "intercept": np.asarray([shipped_model.intercept]),
+                                      "idf_word": shipped_model.idfs[0], "idf_char": shipped_model.idfs[1],
+                                      "idf_mark": shipped_model.idfs[2]},
+                              neutral_band=(0.4, 0.6))
+    assert en_model.extra_logit("华为 phone is terrible") == 0.0
+    assert en_model.extra_logit("小米 👍") == pytest.approx(1.5)
 
 
 def test_english_complaints_without_negative_words(shipped_model: SentimentModel) -> None:
@@ -228,3 +257,16 @@ def test_format1_artifact_still_loads(tmp_path: Path, segmenter: Segmenter) -> N
     (out / "model.json").write_text(json.dumps(v1), encoding="utf-8")
     with pytest.raises(ModelError, match="unsupported model format"):
         SentimentModel.load(out)
+
+
+def test_format2_artifact_still_loads_and_scores_the_same(artifact_copy: Path, shipped_model: SentimentModel,
+                                                          segmenter: Segmenter) -> None:
+    meta_path = artifact_copy / "model.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta["format"] = "brandpulse-sentiment/2"
+    del meta["features"]["mark_kinds"]  # format 2 had negation marks only, and no such key
+    meta_path.write_text(json.dumps(meta), encoding="utf-8")
+    old = SentimentModel.load(artifact_copy, segmenter=segmenter)
+    assert old.params.mark_kinds == ("negation",)
+    texts = ["这家的菜一点也不好吃", "送餐很快，味道不错"]
+    assert [s.score for s in old.score(texts)] == [s.score for s in shipped_model.score(texts)]

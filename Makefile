@@ -1,6 +1,8 @@
 # The two commands of the README: `make demo` and `make test`. Both set up everything they need.
 PYTHON ?= python3
 VENV   ?= .venv
+# pytest-xdist workers: the suite is mostly waiting on real daemons and servers, two halve its time
+PYTEST_WORKERS ?= 2
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: demo test bench sysdeps clean
@@ -24,7 +26,7 @@ demo: $(STAMP)
 test: $(STAMP) sysdeps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy monitor sources nlp alerts
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## Run every benchmark in bench/ (each prints its figure and an in-run baseline).
 bench: $(STAMP)

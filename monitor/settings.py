@@ -30,28 +30,12 @@ from pydantic import (
 )
 
 from monitor import defaults
+from monitor.clock import parse_duration
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.models import Brand
 from monitor.settings_reports import ReportSettings
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _ID = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
-
-
-def parse_duration(value: Any) -> float:
-    """Seconds from a number or a string such as "90s", "15m", "2h", "1d"."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration such as 30s, 15m, 2h, got {value!r}")
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError(f"duration must not be negative, got {value!r}")
-        return float(value)
-    if isinstance(value, str):
-        m = _DURATION.match(value)
-        if m:
-            return float(m.group(1)) * _UNITS[m.group(2)]
-    raise ValueError(f"expected a duration such as 30s, 15m, 2h, got {value!r}")
 
 
 class _Strict(BaseModel):

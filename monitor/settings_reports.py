@@ -19,17 +19,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitor import defaults
+from monitor.clock import parse_duration
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def _duration(value: Any) -> Any:
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return float(m.group(1)) * _UNITS[m.group(2)]
-    return value
 
 
 class _Strict(BaseModel):
@@ -72,7 +65,7 @@ class ReportSettings(_Strict):
     weekly: ReportSchedule | None = None  # the weekly summary (周报): the seven days before `day`
     monthly: ReportSchedule | None = None  # the monthly report (月报): the calendar month before
 
-    _dur = field_validator("check_interval", "catch_up", mode="before")(lambda cls, v: _duration(v))
+    _dur = field_validator("check_interval", "catch_up", mode="before")(lambda cls, v: parse_duration(v))
 
     @field_validator("timezone")
     @classmethod

@@ -22,6 +22,15 @@ from sources.base import SourceOptions
 from sources.fieldmap import PRESETS, FieldMap, merge_preset
 from sources.http import check_http_url
 
+
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone, else a ValueError naming an example (file and push sources)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("unknown IANA time zone (e.g. 'Asia/Shanghai', 'UTC')") from None
+    return name
+
 _EXTENSIONS = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
@@ -86,14 +95,7 @@ class FileOptions(SourceOptions):
             raise ValueError("must be an ASCII-compatible encoding such as utf-8, gb18030, gbk, latin-1")
         return name
 
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("unknown IANA time zone (e.g. 'Asia/Shanghai', 'UTC')") from None
-        return v
+    _timezone = field_validator("timezone")(lambda cls, v: check_timezone(v))
 
     @field_validator("delimiter")
     @classmethod

@@ -41,24 +41,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
 from monitor import defaults
-from monitor.clock import Clock, SystemClock
+from monitor.clock import Clock, SystemClock, parse_duration
 from monitor.errors import ConfigError, FetchError, ParseError, SourceError
 from monitor.models import RawItem
 from sources.base import PollResult, SourceOptions
 from sources.fieldmap import PRESETS, FieldMap, RowMapper, merge_preset
+from sources.fileoptions import check_timezone
 from sources.records import json_records
 
 log = logging.getLogger(__name__)
 
 TIMESTAMP_HEADER = "X-BrandPulse-Timestamp"
 SIGNATURE_HEADER = "X-BrandPulse-Signature"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _SIGNATURE = re.compile(r"^sha256=([0-9a-fA-F]{64})$")
 _TIMESTAMP = re.compile(r"^\d{1,12}$")
 
@@ -85,15 +84,7 @@ class PushOptions(SourceOptions):
             data.setdefault("platform", data["preset"])
         return data
 
-    @field_validator("window", mode="before")
-    @classmethod
-    def _window(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            m = _DURATION.match(v)
-            if not m:
-                raise ValueError("expected a duration such as 300, 90s, 5m")
-            return float(m.group(1)) * _UNITS[m.group(2)]
-        return v
+    _window = field_validator("window", mode="before")(lambda cls, v: parse_duration(v))
 
     @field_validator("window")
     @classmethod
@@ -102,14 +93,7 @@ class PushOptions(SourceOptions):
             raise ValueError("must be between 1 second and 1 day")
         return v
 
-    @field_validator("timezone")
-    @classmethod
-    def _timezone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("unknown IANA time zone (e.g. 'Asia/Shanghai', 'UTC')") from None
-        return v
+    _timezone = field_validator("timezone")(lambda cls, v: check_timezone(v))
 
 
 class PushRefused(SourceError):

@@ -174,7 +174,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from monitor.clock import SystemClock
-    from monitor.daemon import build_parts
+    from monitor.parts import build_parts
 
     config = _load(args.file)
     parts = build_parts(config, SystemClock())
@@ -211,8 +211,8 @@ def cmd_drill(args: argparse.Namespace) -> int:
     from alerts.engine import AlertEngine
     from alerts.mute import PlanMuter
     from monitor.clock import SystemClock
-    from monitor.daemon import build_parts
     from monitor.metrics import Metrics
+    from monitor.parts import build_parts
     from monitor.store.engine import make_engine
     from monitor.store.migrate import upgrade
 

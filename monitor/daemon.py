@@ -12,12 +12,10 @@ notifications and returns: the ``--once`` mode for cron users and tests.
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -27,18 +25,15 @@ from prometheus_client import CollectorRegistry
 from alerts.dispatch import Dispatcher
 from alerts.engine import AlertEngine
 from alerts.mute import PlanMuter
-from alerts.notify import build_notifier
 from alerts.notify.base import Notifier
-from alerts.plan import CrisisPlan, load_plan
 from monitor import __version__, defaults
 from monitor.api import ApiServer
 from monitor.api_push import attach_spools
-from monitor.auth import read_tokens
 from monitor.clock import Clock, SystemClock
 from monitor.cluster import LeaseKeeper, gone_from_this_host, replica_id
-from monitor.errors import ConfigError, ConfigErrors
-from monitor.housekeeping import RetentionTask, check_retention
+from monitor.housekeeping import RetentionTask
 from monitor.metrics import Metrics, StoreCollector
+from monitor.parts import build_parts
 from monitor.pipeline import Pipeline, PollOutcome
 from monitor.reload import ReloadResult, reload_daemon
 from monitor.reports.schedule import ReportSender
@@ -53,8 +48,6 @@ from nlp.keywords import CrisisTerms
 from nlp.process import TextProcessor
 from nlp.segment import Segmenter
 from nlp.sentiment import SentimentModel
-from sources import build_source
-from sources.base import Source
 
 log = logging.getLogger(__name__)
 
@@ -69,75 +62,6 @@ def eval_lease(brand: str) -> str:
 def task_lease(name: str) -> str:
     """The lease a replica must hold to run the cluster-wide chore ``name`` (Daemon.once_per_cluster)."""
     return f"task:{name}"
-
-
-@dataclass
-class Parts:
-    """What a config builds without touching the network or the store."""
-
-    sources: list[tuple[Source, float]] = field(default_factory=list)  # (source, interval seconds)
-    notifiers: dict[str, Notifier] = field(default_factory=dict)
-    plan: CrisisPlan | None = None
-    tokens: dict[str, str] = field(default_factory=dict)  # role -> token (http.auth.*_token_env; monitor.auth)
-    session_secret: str | None = None  # key signing login cookies (http.auth.session_secret_env)
-    link_secret: str | None = None  # key signing ack links (http.link_secret_env)
-
-
-def build_parts(config: Config, clock: Clock) -> Parts:
-    """Build sources, notifiers and the plan, collecting every problem into one ConfigErrors."""
-    parts = Parts()
-    problems: list[ConfigError] = []
-
-    def prefixed(exc: ConfigError, prefix: str) -> list[ConfigError]:
-        errs = exc.errors if isinstance(exc, ConfigErrors) else [exc]
-        return [ConfigError(e.problem, file=e.file or config.file,
-                            key_path=f"{prefix}.{e.key_path}" if e.key_path else prefix) for e in errs]
-
-    for i, s in enumerate(config.sources):
-        if not s.enabled:
-            continue
-        try:
-            source = build_source(s.id, s.kind, s.options, base_dir=config.base_dir, clock=clock)
-        except ConfigError as exc:
-            problems += prefixed(exc, f"sources[{i}]")
-        else:
-            parts.sources.append((source, s.interval))
-    for i, n in enumerate(config.notifiers):
-        try:
-            parts.notifiers[n.id] = build_notifier(n.id, n.kind, n.options)
-        except ConfigError as exc:
-            problems += prefixed(exc, f"notifiers[{i}]")
-    if config.plan is None:
-        problems.append(ConfigError("no crisis plan: set `plan:` to a plan file or an inline plan",
-                                    file=config.file, key_path="plan"))
-    else:
-        try:
-            parts.plan = load_plan(config.plan, file=config.plan_file, notifier_ids=set(parts.notifiers)
-                                   | {n.id for n in config.notifiers}, brand_ids={b.id for b in config.brands})
-        except ConfigError as exc:
-            problems += exc.errors if isinstance(exc, ConfigErrors) else [exc]
-        try:  # storage.retention.raw_days must not prune what the plan's detectors read
-            check_retention(config, parts.plan)
-        except ConfigError as exc:
-            problems.append(exc)
-    parts.tokens, auth_problems = read_tokens(config.http, os.environ, config.file)
-    problems += auth_problems
-    if config.http.auth.session_secret_env:
-        parts.session_secret = os.environ.get(config.http.auth.session_secret_env) or None
-    for key in ("link_secret_env",):
-        name = getattr(config.http, key)
-        if name is None:
-            continue
-        value = os.environ.get(name, "")
-        if not value:  # named but missing: fail at startup, not with a puzzling 403 later
-            problems.append(ConfigError(f"environment variable {name!r} is not set", file=config.file,
-                                        key_path=f"http.{key}"))
-        setattr(parts, key.removesuffix("_env"), value or None)
-    if problems:
-        for source, _ in parts.sources:
-            source.close()
-    ConfigErrors.collect(problems)
-    return parts
 
 
 class Daemon:

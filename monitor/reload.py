@@ -31,12 +31,13 @@ from alerts.engine import AlertEngine
 from alerts.mute import PlanMuter
 from alerts.notify.base import Notifier
 from monitor.errors import BrandPulseError, ConfigError, ConfigErrors
+from monitor.parts import Parts, build_parts
 from monitor.settings import Config, load_config
 from nlp.process import TextProcessor
 from sources.base import Source
 
 if TYPE_CHECKING:
-    from monitor.daemon import Daemon, Parts
+    from monitor.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ class ReloadResult:
 def reload_daemon(daemon: Daemon, path: str | None = None) -> ReloadResult:
     """Re-read ``path`` (default: the file the daemon started from) and swap it in, or reject it."""
     from monitor.api_push import attach_spools
-    from monitor.daemon import build_parts  # the daemon imports this module
 
     with _lock:
         old: Config = daemon.config

@@ -21,6 +21,7 @@ WIRING = ("monitor.pipeline", "monitor.scheduler", "monitor.daemon", "monitor.ap
 WIRING += ("monitor.cli_ops", "monitor.status", "monitor.housekeeping")  # issue 6: db/status commands, retention task
 WIRING += ("monitor.cli_nlp",)  # issue 3: train/eval/explain commands
 WIRING += ("monitor.api_push",)  # issue 7: push sources' endpoint and spool
+WIRING += ("monitor.parts",)  # builds sources, notifiers and the plan from a Config (daemon, check-config, reload)
 OURS = ("monitor", "sources", "nlp", "alerts")
 
 RULES: list[tuple[tuple[str, ...], tuple[str, ...]]] = [

@@ -115,6 +115,20 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def apply_preset(data: Any) -> Any:
+    """A source's raw options with its ``preset`` expanded: the preset's columns under the
+    ``fields`` given, and ``platform`` defaulting to the preset's name. Anything that is not a
+    known preset name (a typo, a list) is left for the options model to reject with its path."""
+    preset = data.get("preset") if isinstance(data, dict) else None
+    if not isinstance(preset, str) or preset not in PRESETS:
+        return data
+    fields = data.get("fields")
+    data = dict(data)
+    data["fields"] = merge_preset(preset, fields if isinstance(fields, dict) else None)
+    data.setdefault("platform", preset)
+    return data
+
+
 def merge_preset(preset: str, fields: Mapping[str, Any] | None) -> dict[str, Any]:
     """The preset's columns with ``fields`` on top. KeyError for an unknown preset."""
     merged = dict(PRESETS[preset])

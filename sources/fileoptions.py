@@ -19,7 +19,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from monitor import defaults
 from sources.base import SourceOptions
-from sources.fieldmap import PRESETS, FieldMap, merge_preset
+from sources.fieldmap import PRESETS, FieldMap, apply_preset
 from sources.http import check_http_url
 
 
@@ -55,12 +55,7 @@ class FileOptions(SourceOptions):
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("preset") in PRESETS:
-            fields = data.get("fields")
-            data = dict(data)
-            data["fields"] = merge_preset(data["preset"], fields if isinstance(fields, dict) else None)
-            data.setdefault("platform", data["preset"])
-        return data
+        return apply_preset(data)
 
     @field_validator("url")
     @classmethod

@@ -50,7 +50,7 @@ from monitor.clock import Clock, SystemClock, parse_duration
 from monitor.errors import ConfigError, FetchError, ParseError, SourceError
 from monitor.models import RawItem
 from sources.base import PollResult, SourceOptions
-from sources.fieldmap import PRESETS, FieldMap, RowMapper, merge_preset
+from sources.fieldmap import PRESETS, FieldMap, RowMapper, apply_preset
 from sources.fileoptions import check_timezone
 from sources.records import json_records
 
@@ -77,12 +77,7 @@ class PushOptions(SourceOptions):
     @model_validator(mode="before")
     @classmethod
     def _apply_preset(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("preset") in PRESETS:
-            fields = data.get("fields")
-            data = dict(data)
-            data["fields"] = merge_preset(data["preset"], fields if isinstance(fields, dict) else None)
-            data.setdefault("platform", data["preset"])
-        return data
+        return apply_preset(data)
 
     _window = field_validator("window", mode="before")(lambda cls, v: parse_duration(v))
 

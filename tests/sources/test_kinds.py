@@ -105,3 +105,16 @@ def test_strip_html():
     )
     assert strip_html("a &lt; b") == "a < b"
     assert strip_html("  plain   text \n\n more ") == "plain text\nmore"
+
+
+@pytest.mark.parametrize("kind", ["file", "push"])
+@pytest.mark.parametrize("preset", [["weibo"], {"name": "weibo"}, 3])
+def test_a_preset_that_is_not_a_name_is_a_config_error_not_a_crash(tmp_path, clock, monkeypatch, kind, preset):
+    """Found by the config property test: `preset: [weibo]` raised TypeError (unhashable list)
+    out of the options model instead of a ConfigError naming the key."""
+    monkeypatch.setenv("BP_TEST_PUSH_SECRET", "s" * 32)
+    options = {"preset": preset, "fields": {"text": "text"}}
+    options |= {"path": "x.jsonl"} if kind == "file" else {"secret_env": "BP_TEST_PUSH_SECRET"}
+    with pytest.raises(ConfigError) as exc:
+        build_source("s1", kind, options, base_dir=tmp_path, clock=clock)
+    assert "preset" in str(exc.value) and "\n" not in str(exc.value)

@@ -16,20 +16,17 @@ import re
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from monitor import defaults
 from monitor.clock import parse_duration
+from monitor.settings_ops import Strict
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _AT = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ReportSchedule(_Strict):
+class ReportSchedule(Strict):
     """When one kind of report goes out and to whom."""
 
     day: str  # weekly: mon..sun; monthly: day of the month 1..28 (as a number or a string)
@@ -56,7 +53,7 @@ class ReportSchedule(_Strict):
         return int(h), int(m)
 
 
-class ReportSettings(_Strict):
+class ReportSettings(Strict):
     timezone: str = defaults.REPORT_TIMEZONE  # days, weeks and months of reports are counted in this zone
     language: Literal["zh", "en"] = "zh"  # language of scheduled reports (the CLI and the page take --lang / ?lang=)
     check_interval: float = defaults.REPORT_CHECK_INTERVAL_SECONDS  # how often the daemon looks for a due report
